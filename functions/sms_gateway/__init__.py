@@ -1,0 +1,1 @@
+"""SMS gateway for AWS in front of USpeedo: the Lambda's code."""

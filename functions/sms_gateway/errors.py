@@ -1,0 +1,110 @@
+"""The gateway's one typed error family.
+
+Callers branch on the class (or on `retryable`), never on message text. Every provider
+error carries the HTTP status, the RetCode and the provider's message (digits of phone
+numbers masked), so the handler can map it to an API status, a dead-letter reason or a
+queue retry in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from sms_gateway.redact import redact_text
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway raises on purpose."""
+
+    code: ClassVar[str] = "GatewayError"
+    retryable: ClassVar[bool] = False
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One broken rule: `field` is a path such as `PhoneNumbers[3]`, `rule` a stable id."""
+
+    field: str
+    rule: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"Field": self.field, "Rule": self.rule, "Message": self.message}
+
+
+class MessageValidationError(GatewayError):
+    """The message breaks one or more rules; it will never be sent, so never retry it."""
+
+    code = "InvalidMessage"
+
+    def __init__(self, errors: Sequence[FieldError]) -> None:
+        self.errors = tuple(errors)
+        summary = "; ".join(f"{e.field}: {e.message}" for e in self.errors)
+        super().__init__(f"invalid message: {summary}")
+
+
+class UspeedoError(GatewayError):
+    """The provider call did not succeed. Subclasses say what a caller may do about it."""
+
+    code = "ProviderError"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int | None = None,
+        ret_code: int | None = None,
+        action: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = redact_text(message)
+        self.http_status = http_status
+        self.ret_code = ret_code
+        self.action = action
+        self.retry_after = retry_after
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [self.message]
+        if self.ret_code is not None:
+            parts.append(f"RetCode {self.ret_code}")
+        if self.http_status is not None:
+            parts.append(f"HTTP {self.http_status}")
+        if self.action:
+            parts.append(self.action)
+        return " | ".join(parts)
+
+
+class TransientError(UspeedoError):
+    """Nothing was sent; the same request may succeed later (connect failure, 429, 5xx)."""
+
+    code = "ProviderUnavailable"
+    retryable = True
+
+
+class UnknownActionError(TransientError):
+    """The provider does not know the action: a configuration error, loud but retryable."""
+
+    code = "ProviderActionUnknown"
+
+
+class CredentialsError(UspeedoError):
+    """The provider refused our key or signature: refresh the secret once, then alarm."""
+
+    code = "ProviderCredentialsRejected"
+    retryable = True
+
+
+class PermanentError(UspeedoError):
+    """The provider refused the request itself; sending it again would be refused again."""
+
+    code = "ProviderRejected"
+
+
+class UnknownOutcomeError(UspeedoError):
+    """The request was written but no usable answer came back (read timeout, dropped
+    connection, garbled body). It may have been sent: retrying blindly risks a duplicate."""
+
+    code = "ProviderOutcomeUnknown"
