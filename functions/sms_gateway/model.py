@@ -1,0 +1,474 @@
+"""The message: what producers send, checked against every rule at once.
+
+`parse_message` validates a JSON object written with USpeedo's own field names (the seed's
+curl body works as is) and returns an immutable `Message`; a broken message raises
+`MessageValidationError` listing every broken rule as a `FieldError` (field path, stable
+rule id, a sentence). Messages never repeat the submitted value: values are phone numbers
+and one-time codes, and errors get logged.
+
+Rule ids: `$` (the whole body): `not_json`, `not_an_object`. Any field: `required`,
+`unknown_field`, `not_a_string`, `invalid_text`, `not_an_integer`, `not_a_list`,
+`too_few_items`, `too_many_items`, `empty`, `too_long`, `not_positive`, `too_large`,
+`not_allowed_value`, and `invalid` (a pydantic error type not mapped: a bug to fix).
+`ExtendCode`: `not_digits`. `UserId`: `quote_not_allowed`, `emoji_not_allowed`. `Action`:
+`unsupported_action`. `TemplateParams[i]`: `not_a_string_or_integer`. `PhoneNumbers[i]`:
+the `phone_*` rules of `sms_gateway.phone`.
+
+Validation is strict (no coercion): `"123"` is not an `AccountId`, `true` and `1.5` are not
+template parameters. An explicit `null` for an optional field means the field is absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from sms_gateway.errors import FieldError, MessageValidationError
+from sms_gateway.phone import (
+    MAX_INPUT_LENGTH,
+    PHONE_INPUT_PATTERN,
+    PHONE_RULES,
+    PhoneNumberError,
+    normalize_phone,
+    validate_country_code,
+)
+from sms_gateway.redact import mask_phone
+
+__all__ = [
+    "ACTION",
+    "MAX_NUMBERS_PER_CALL",
+    "MAX_PHONE_NUMBERS",
+    "Message",
+    "message_json_schema",
+    "parse_message",
+]
+
+ACTION: Final = "SendUSMSMessage"
+MAX_PHONE_NUMBERS: Final = 10_000
+MAX_NUMBERS_PER_CALL: Final = 1_000  # SendUSMSMessage's own limit per request
+MAX_SENDER_ID_LENGTH: Final = 11
+MAX_USER_ID_LENGTH: Final = 32
+MAX_IDEMPOTENCY_KEY_LENGTH: Final = 128
+MAX_ACCOUNT_ID: Final = 2**63 - 1  # the provider's SDKs hold it in a 64-bit int
+
+ROOT: Final = "$"  # the field name of errors about the body as a whole
+_DEFAULT_COUNTRY_CODE: Final = "86"
+_CONTEXT_KEY: Final = "default_country_code"
+_MAX_NAME_SHOWN: Final = 64
+
+# UserId: no emoji. Characters outside the Basic Multilingual Plane (emoji, pictographs),
+# lone surrogates, the BMP's symbol blocks that emoji live in (misc technical, misc
+# symbols, dingbats, arrows and stars), keycaps, variation selectors and the zero-width
+# joiner that glues emoji sequences together.
+_EMOJI = re.compile(
+    "[\u200d\u20e3\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff\ud800-\udfff"
+    "\ufe0e\ufe0f\U00010000-\U0010ffff]"
+)
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INVALID_TEXT: Final = "must be valid Unicode text (no lone surrogates)"
+
+
+# ---------------------------------------------------------------------------------------
+# Item and field validators. Each raises PydanticCustomError so the rule id is ours.
+
+
+def _phone_item(value: Any, info: ValidationInfo) -> str:
+    default_cc = (info.context or {}).get(_CONTEXT_KEY, _DEFAULT_COUNTRY_CODE)
+    try:
+        return normalize_phone(value, default_cc)
+    except PhoneNumberError as exc:
+        raise PydanticCustomError(exc.rule, exc.message) from None
+
+
+def _param_item(value: Any) -> str:
+    # `type(...) is` rather than isinstance: bool is an int subclass and must not pass.
+    if type(value) is str:
+        # pydantic's own str check is bypassed here: refuse what could not be sent as UTF-8
+        # (json.loads lets lone surrogates through).
+        if _SURROGATE.search(value):
+            raise PydanticCustomError("invalid_text", _INVALID_TEXT)
+        return value
+    if type(value) is int:
+        return str(value)
+    raise PydanticCustomError("not_a_string_or_integer", "must be a string or an integer")
+
+
+def _cap_phone_count(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # Refuse an oversized list before validating (and normalising) 10,001 numbers.
+    if isinstance(value, list) and len(value) > MAX_PHONE_NUMBERS:
+        raise PydanticCustomError(
+            "too_many_items",
+            "must have at most {max_items} items",
+            {"max_items": f"{MAX_PHONE_NUMBERS:,}"},
+        )
+    return handler(value)
+
+
+def _no_emoji(value: str) -> str:
+    if _EMOJI.search(value):
+        raise PydanticCustomError("emoji_not_allowed", "must not contain emoji or pictographs")
+    return value
+
+
+_PhoneItem = Annotated[
+    str,
+    PlainValidator(_phone_item),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_INPUT_LENGTH,
+            "pattern": PHONE_INPUT_PATTERN,
+            "description": (
+                "A phone number: (86)13800138000, (0086)13800138000, +8613800138000, "
+                "008613800138000, or a national number (takes the gateway's default "
+                "country code). Spaces, dashes, dots and brackets are ignored."
+            ),
+        }
+    ),
+]
+_ParamItem = Annotated[
+    str,
+    PlainValidator(_param_item),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "integer"}]}),
+]
+
+
+class _MessageInput(BaseModel):
+    """An SMS to send with USpeedo's SendUSMSMessage: the same template and parameters to
+    every phone number. Field names are USpeedo's own; `IdempotencyKey` is the gateway's.
+    A null optional field counts as absent; any other field is an error."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        title="Message",
+        validate_by_name=False,
+        validate_by_alias=True,
+        # Titles in the schema are the field names callers write, not "Phonenumbers".
+        field_title_generator=lambda name, info: info.alias or name,
+    )
+
+    # Recipients (per-recipient parameters) will join as another optional field here, with
+    # a model validator that allows exactly one of PhoneNumbers and Recipients.
+    phone_numbers: Annotated[
+        list[_PhoneItem],
+        Field(
+            alias="PhoneNumbers",
+            min_length=1,
+            max_length=MAX_PHONE_NUMBERS,
+            description=(
+                "1 to 10,000 phone numbers. Normalised to (CC)national, checked against "
+                "libphonenumber's metadata; duplicates are dropped (first one kept). More "
+                "than 1,000 are sent as several calls of at most 1,000."
+            ),
+        ),
+        WrapValidator(_cap_phone_count),
+    ]
+    template_id: Annotated[
+        str,
+        Field(
+            alias="TemplateId",
+            min_length=1,
+            pattern=r"\S",
+            description="ID of an approved USpeedo template; not empty or whitespace only.",
+        ),
+    ]
+    template_params: Annotated[
+        list[_ParamItem] | None,
+        Field(
+            alias="TemplateParams",
+            description=(
+                "Values for the template's variables, in order: strings or integers "
+                "(integers are sent as their decimal string). Omit when it has none."
+            ),
+        ),
+    ] = None
+    sender_id: Annotated[
+        Annotated[str, Field(max_length=MAX_SENDER_ID_LENGTH)] | None,
+        Field(alias="SenderId", description="International sender ID, at most 11 characters."),
+    ] = None
+    extend_code: Annotated[
+        Annotated[str, Field(pattern=r"^[0-9]+$")] | None,
+        Field(alias="ExtendCode", description="Extension code: ASCII digits only."),
+    ] = None
+    user_id: Annotated[
+        Annotated[
+            str,
+            Field(max_length=MAX_USER_ID_LENGTH, pattern="^[^'\"]*$"),
+            AfterValidator(_no_emoji),
+        ]
+        | None,
+        Field(
+            alias="UserId",
+            description=(
+                "Your own reference, echoed in the result and in delivery receipts: at most "
+                "32 characters, no single or double quotes, no emoji."
+            ),
+        ),
+    ] = None
+    account_id: Annotated[
+        Annotated[int, Field(ge=1, le=MAX_ACCOUNT_ID)] | None,
+        Field(
+            alias="AccountId",
+            description="USpeedo project ID (a positive integer); default from the secret.",
+        ),
+    ] = None
+    action: Annotated[
+        Literal["SendUSMSMessage"] | None,
+        Field(alias="Action", description="Optional; if present, must be SendUSMSMessage."),
+    ] = None
+    idempotency_key: Annotated[
+        Annotated[str, Field(min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LENGTH)] | None,
+        Field(
+            alias="IdempotencyKey",
+            description=(
+                "The gateway's own field, not sent to USpeedo: a repeat with the same key "
+                "within the idempotency window sends nothing and returns the first result."
+            ),
+        ),
+    ] = None
+
+
+_FIELD_NAMES: Final = tuple(info.alias or name for name, info in _MessageInput.model_fields.items())
+_REQUIRED: Final = frozenset(
+    info.alias or name for name, info in _MessageInput.model_fields.items() if info.is_required()
+)
+
+
+# ---------------------------------------------------------------------------------------
+# The result.
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Message:
+    """A valid message, normalised: phone numbers as `(CC)national`, duplicates dropped,
+    template parameters as strings (None when there are none)."""
+
+    phone_numbers: tuple[str, ...]
+    template_id: str
+    template_params: tuple[str, ...] | None = None
+    sender_id: str | None = None
+    extend_code: str | None = None
+    user_id: str | None = None
+    account_id: int | None = None
+    idempotency_key: str | None = None
+
+    @property
+    def phone_count(self) -> int:
+        """How many distinct numbers the message goes to."""
+        return len(self.phone_numbers)
+
+    def _fields_but_numbers(self) -> dict[str, Any]:
+        """USpeedo's fields other than PhoneNumbers, leaving out those that are None (a
+        null field would change the signature)."""
+        fields: dict[str, Any] = {"TemplateId": self.template_id}
+        if self.template_params is not None:
+            fields["TemplateParams"] = list(self.template_params)
+        for key, value in (
+            ("SenderId", self.sender_id),
+            ("ExtendCode", self.extend_code),
+            ("UserId", self.user_id),
+            ("AccountId", self.account_id),
+        ):
+            if value is not None:
+                fields[key] = value
+        return fields
+
+    def upstream_requests(self, max_numbers: int = MAX_NUMBERS_PER_CALL) -> list[dict[str, Any]]:
+        """The SendUSMSMessage request bodies, one per chunk of at most `max_numbers`
+        consecutive numbers, every other field repeated in each.
+
+        Without `Action` (the client adds it), without `IdempotencyKey` (the gateway's own)
+        and without None fields. `AccountId` appears only if the message has one; a default
+        from the secret is the caller's to add.
+        """
+        if max_numbers < 1:
+            raise ValueError("max_numbers must be at least 1")
+        rest = self._fields_but_numbers()
+        numbers = self.phone_numbers
+        return [
+            {"PhoneNumbers": list(numbers[start : start + max_numbers]), **rest}
+            for start in range(0, len(numbers), max_numbers)
+        ]
+
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the normalised message, for idempotency without a key.
+
+        Canonical JSON (sorted keys, no spaces, UTF-8) of USpeedo's fields as they would be
+        sent, None fields left out, `IdempotencyKey` excluded: the same message written
+        differently (number format, duplicates, int or string parameters, key order, with or
+        without `Action`) has the same fingerprint. The order of numbers counts.
+        """
+        canonical = {"PhoneNumbers": list(self.phone_numbers), **self._fields_but_numbers()}
+        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    def __repr__(self) -> str:
+        # A message may end up in a log line: numbers masked, parameter values hidden.
+        shown = ", ".join(mask_phone(n) for n in self.phone_numbers[:3])
+        more = ", …" if self.phone_count > 3 else ""
+        params = "None" if self.template_params is None else f"<{len(self.template_params)}>"
+        return (
+            f"Message(phone_count={self.phone_count}, phone_numbers=({shown}{more}), "
+            f"template_id={self.template_id!r}, template_params={params}, "
+            f"sender_id={self.sender_id!r}, extend_code={self.extend_code!r}, "
+            f"user_id={self.user_id!r}, account_id={self.account_id!r}, "
+            f"idempotency_key={self.idempotency_key!r})"
+        )
+
+
+# ---------------------------------------------------------------------------------------
+# Parsing and error translation.
+
+
+def parse_message(
+    data: Mapping[str, Any] | str | bytes, *, default_country_code: str = _DEFAULT_COUNTRY_CODE
+) -> Message:
+    """Validate a message (a mapping, or its JSON text) and return it normalised.
+
+    `default_country_code` applies to numbers given without one (`DEFAULT_COUNTRY_CODE`;
+    `"86"`, `"+86"` and `"0086"` all mean China). Raises `MessageValidationError` listing
+    every broken rule (at most one per field or list item), and `ValueError` if
+    `default_country_code` is not an assigned country code (configuration, not the
+    message's fault).
+    """
+    context = {_CONTEXT_KEY: validate_country_code(default_country_code)}
+    try:
+        if isinstance(data, str | bytes):
+            parsed = _MessageInput.model_validate_json(data, context=context)
+        else:
+            # Strict mode takes only a real dict; any other Mapping is copied into one.
+            body = dict(data) if isinstance(data, Mapping) else data
+            parsed = _MessageInput.model_validate(body, context=context)
+    except ValidationError as exc:
+        # `from None`: a chained ValidationError would print the input (numbers, codes)
+        # in any traceback that gets logged.
+        raise MessageValidationError(
+            [_field_error(e) for e in exc.errors(include_url=False, include_input=True)]
+        ) from None
+
+    params = parsed.template_params
+    return Message(
+        # dict.fromkeys keeps the first occurrence's order.
+        phone_numbers=tuple(dict.fromkeys(parsed.phone_numbers)),
+        template_id=parsed.template_id,
+        # An empty list and no list both mean "the template has no variables".
+        template_params=tuple(params) if params else None,
+        sender_id=parsed.sender_id,
+        extend_code=parsed.extend_code,
+        user_id=parsed.user_id,
+        account_id=parsed.account_id,
+        idempotency_key=parsed.idempotency_key,
+    )
+
+
+def message_json_schema() -> dict[str, Any]:
+    """The JSON Schema (pydantic's dialect, draft 2020-12) of the input message, in
+    validation mode with USpeedo's field names. The API's request model converts it."""
+    return _MessageInput.model_json_schema(by_alias=True, mode="validation")
+
+
+# Errors our own validators raise: their message is already ours.
+_OWN_RULES: Final = PHONE_RULES | {
+    "too_many_items",
+    "emoji_not_allowed",
+    "not_a_string_or_integer",
+    "invalid_text",
+}
+
+# pydantic's built-in error types → (rule, message). Messages may use the error's context.
+_BUILTIN: Final[dict[str, tuple[str, str]]] = {
+    "missing": ("required", "is required"),
+    "extra_forbidden": ("unknown_field", ""),  # built in _unknown_field_message
+    "string_type": ("not_a_string", "must be a string"),
+    "string_unicode": ("invalid_text", _INVALID_TEXT),
+    "int_type": ("not_an_integer", "must be an integer (a JSON number without a fraction)"),
+    "int_from_float": ("not_an_integer", "must be an integer (a JSON number without a fraction)"),
+    "int_parsing": ("not_an_integer", "must be an integer (a JSON number without a fraction)"),
+    "list_type": ("not_a_list", "must be a list"),
+    "too_short": ("too_few_items", "must have at least {min_length} item"),
+    "too_long": ("too_many_items", "must have at most {max_length:,} items"),
+    "string_too_short": ("empty", "must not be empty"),
+    "string_too_long": ("too_long", "must be at most {max_length} characters"),
+    "greater_than_equal": ("not_positive", "must be a positive integer"),
+    "less_than_equal": ("too_large", "must be at most {le}"),
+    "literal_error": ("not_allowed_value", "is not one of the allowed values"),
+    "json_invalid": ("not_json", "the body must be a JSON object; it is not valid JSON"),
+    "json_type": ("not_json", "the body must be a JSON object; it is not valid JSON"),
+    "model_type": ("not_an_object", "the body must be a JSON object"),
+    "dict_type": ("not_an_object", "the body must be a JSON object"),
+    "model_attributes_type": ("not_an_object", "the body must be a JSON object"),
+}
+# The same pydantic error means different rules in different fields.
+_BY_FIELD: Final[dict[tuple[str, str], tuple[str, str]]] = {
+    ("TemplateId", "string_pattern_mismatch"): ("empty", "must not be empty or whitespace only"),
+    ("ExtendCode", "string_pattern_mismatch"): ("not_digits", "must be ASCII digits (0-9) only"),
+    ("Action", "literal_error"): ("unsupported_action", f"must be {ACTION} when present"),
+    ("UserId", "string_pattern_mismatch"): (
+        "quote_not_allowed",
+        "must not contain single or double quotes",
+    ),
+}
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    """`("PhoneNumbers", 3)` → `PhoneNumbers[3]`; `()` → `$`; nested objects dotted."""
+    if not loc:
+        return ROOT
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            name = part if len(part) <= _MAX_NAME_SHOWN else part[:_MAX_NAME_SHOWN] + "…"
+            out += f".{name}" if out else name
+    return out
+
+
+def _field_error(error: ErrorDetails) -> FieldError:
+    field = _path(error["loc"])
+    kind = error["type"]
+    if kind in _OWN_RULES:
+        return FieldError(field, kind, error["msg"])
+    if field in _REQUIRED and error["input"] is None:
+        return FieldError(field, "required", "is required and must not be null")
+    if kind == "extra_forbidden":
+        return FieldError(field, "unknown_field", _unknown_field_message(str(error["loc"][-1])))
+    rule, template = _BY_FIELD.get((field, kind)) or _BUILTIN.get(kind, ("invalid", ""))
+    if not template:
+        # An error type not mapped above: name it, never pydantic's text (it may quote).
+        return FieldError(field, rule, f"is invalid ({kind})")
+    return FieldError(field, rule, template.format(**error.get("ctx", {})))
+
+
+def _unknown_field_message(name: str) -> str:
+    """Name the allowed fields, and the likely intended one for a typo or wrong case."""
+    import difflib  # only on this error path: keeps the module's import light
+
+    folded = {f.casefold(): f for f in _FIELD_NAMES}
+    key = name.casefold().replace("_", "")
+    close = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.8)
+    guess = folded[key] if key in folded else folded[close[0]] if close else None
+    hint = f" (did you mean {guess}?)" if guess else ""
+    return f"unknown field{hint}; allowed fields are {', '.join(_FIELD_NAMES)}"

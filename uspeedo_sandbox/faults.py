@@ -1,0 +1,181 @@
+"""Faults that make the sandbox misbehave, and the plan that picks one for each request.
+
+A fault applies to provider API requests only (`POST /api`), never to `/_sandbox/*`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+from sms_gateway.retcodes import SERVER_ERROR
+
+#: slow: sleep `delay` s, then answer normally. status: HTTP `status` with a JSON error body.
+#: retcode: HTTP 200 with RetCode `ret_code`. drop: read the request, then RST the socket.
+#: hang: read the request, never answer (until the fault is cleared or the server stops).
+#: garbage: HTTP 200 with a non-JSON body. truncated: a Content-Length longer than the body.
+FAULT_KINDS = frozenset({"slow", "status", "retcode", "drop", "hang", "garbage", "truncated"})
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One way to misbehave. Only the fields that matter to `kind` are used.
+
+    `count`: apply to the next N matching requests, then retire (None: unlimited).
+    `probability`: chance to apply to a matching request, drawn from an RNG seeded with
+    `seed`, so the same sequence of requests meets the same faults on every run.
+    `action`: apply only to requests with this `Action` (None: any request).
+    """
+
+    kind: str
+    count: int | None = None
+    probability: float = 1.0
+    action: str | None = None
+    seed: int = 0
+    delay: float = 1.0  # slow
+    status: int = 503  # status
+    retry_after: int | None = None  # status: the Retry-After header, in seconds
+    ret_code: int = SERVER_ERROR  # retcode
+    message: str | None = None  # status, retcode: the Message answered
+
+    def __post_init__(self) -> None:
+        problems = list(self._problems())
+        if problems:
+            raise ValueError("invalid fault: " + "; ".join(problems))
+
+    def _problems(self) -> list[str]:
+        out: list[str] = []
+        if self.kind not in FAULT_KINDS:
+            out.append(f"kind must be one of {sorted(FAULT_KINDS)}, not {self.kind!r}")
+        if self.count is not None and (not _is_int(self.count) or self.count < 0):
+            out.append("count must be a non-negative integer or null")
+        if not _is_number(self.probability) or not 0 <= self.probability <= 1:
+            out.append("probability must be a number from 0 to 1")
+        if self.action is not None and not isinstance(self.action, str):
+            out.append("action must be a string or null")
+        if not _is_int(self.seed):
+            out.append("seed must be an integer")
+        if not _is_number(self.delay) or self.delay < 0:
+            out.append("delay must be a non-negative number of seconds")
+        if not _is_int(self.status) or not 200 <= self.status <= 599:
+            out.append("status must be an HTTP status from 200 to 599")
+        if self.retry_after is not None and (not _is_int(self.retry_after) or self.retry_after < 0):
+            out.append("retry_after must be a non-negative integer or null")
+        if not _is_int(self.ret_code):
+            out.append("ret_code must be an integer")
+        if self.message is not None and not isinstance(self.message, str):
+            out.append("message must be a string or null")
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Fault:
+        """A fault from its JSON form (the field names above); ValueError if it is invalid."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"invalid fault: unknown fields {unknown}")
+        if "kind" not in data:
+            raise ValueError("invalid fault: kind is required")
+        return cls(**data)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form of this fault."""
+        return dataclasses.asdict(self)
+
+
+class Pick(NamedTuple):
+    """The fault chosen for a request, and the plan's generation when it was chosen."""
+
+    fault: Fault
+    generation: int
+
+
+@dataclass
+class _Active:
+    fault: Fault
+    remaining: int | None
+    rng: random.Random = field(repr=False)
+
+
+class FaultPlan:
+    """The installed faults; thread-safe. The first matching fault that fires applies."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active: list[_Active] = []
+        # Bumped whenever faults are cleared: hung requests wait for it to change.
+        self._generation = 0
+        self._stopping = False
+
+    def add(self, fault: Fault) -> None:
+        """Install `fault` after the ones already installed."""
+        with self._cond:
+            self._active.append(_Active(fault, fault.count, random.Random(fault.seed)))
+
+    def set(self, fault: Fault) -> None:
+        """Replace every installed fault with `fault` (releases hung requests)."""
+        with self._cond:
+            self._clear_locked()
+            self._active.append(_Active(fault, fault.count, random.Random(fault.seed)))
+
+    def clear(self) -> None:
+        """Remove every fault and release hung requests."""
+        with self._cond:
+            self._clear_locked()
+
+    def _clear_locked(self) -> None:
+        self._active.clear()
+        self._generation += 1
+        self._cond.notify_all()
+
+    def faults(self) -> list[Fault]:
+        """The faults still installed, in order."""
+        with self._cond:
+            return [active.fault for active in self._active]
+
+    def pick(self, action: str | None) -> Pick | None:
+        """The fault to apply to a request with this Action, if any; consumes one `count`."""
+        with self._cond:
+            for active in self._active:
+                fault = active.fault
+                if fault.action is not None and fault.action != action:
+                    continue
+                if active.remaining == 0:
+                    continue
+                # Draw only for matching requests: the sequence stays reproducible per fault.
+                if fault.probability < 1 and active.rng.random() >= fault.probability:
+                    continue
+                if active.remaining is not None:
+                    active.remaining -= 1
+                    if active.remaining == 0:
+                        self._active.remove(active)
+                return Pick(fault, self._generation)
+            return None
+
+    def hold(self, generation: int) -> None:
+        """Block until faults are cleared after `generation`, or the server stops."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._generation != generation or self._stopping)
+
+    def sleep(self, seconds: float) -> bool:
+        """Sleep `seconds` unless the server stops first; True if the sleep completed."""
+        with self._cond:
+            return not self._cond.wait_for(lambda: self._stopping, timeout=seconds)
+
+    def stopping(self, value: bool) -> None:
+        """Mark the server as stopping (wakes every held or sleeping request) or running."""
+        with self._cond:
+            self._stopping = value
+            self._cond.notify_all()
