@@ -37,12 +37,15 @@ class Fault:
     `probability`: chance to apply to a matching request, drawn from an RNG seeded with
     `seed`, so the same sequence of requests meets the same faults on every run.
     `action`: apply only to requests with this `Action` (None: any request).
+    `template_id`: apply only to requests with this `TemplateId` — so one message of a
+    concurrent batch can fail while the others go through.
     """
 
     kind: str
     count: int | None = None
     probability: float = 1.0
     action: str | None = None
+    template_id: str | None = None
     seed: int = 0
     delay: float = 1.0  # slow
     status: int = 503  # status
@@ -65,6 +68,8 @@ class Fault:
             out.append("probability must be a number from 0 to 1")
         if self.action is not None and not isinstance(self.action, str):
             out.append("action must be a string or null")
+        if self.template_id is not None and not isinstance(self.template_id, str):
+            out.append("template_id must be a string or null")
         if not _is_int(self.seed):
             out.append("seed must be an integer")
         if not _is_number(self.delay) or self.delay < 0:
@@ -145,12 +150,15 @@ class FaultPlan:
         with self._cond:
             return [active.fault for active in self._active]
 
-    def pick(self, action: str | None) -> Pick | None:
-        """The fault to apply to a request with this Action, if any; consumes one `count`."""
+    def pick(self, action: str | None, template_id: Any = None) -> Pick | None:
+        """The fault to apply to a request with this Action (and TemplateId), if any;
+        consumes one `count`."""
         with self._cond:
             for active in self._active:
                 fault = active.fault
                 if fault.action is not None and fault.action != action:
+                    continue
+                if fault.template_id is not None and fault.template_id != template_id:
                     continue
                 if active.remaining == 0:
                     continue

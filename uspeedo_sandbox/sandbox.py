@@ -121,6 +121,11 @@ class Sandbox:
         return self._store.accepted()
 
     @property
+    def max_in_flight(self) -> int:
+        """The most provider requests handled at once since the last reset."""
+        return self._store.max_in_flight
+
+    @property
     def requests(self) -> list[RecordedRequest]:
         """Every provider API request whose body was read, newest last (a copy)."""
         return self._store.requests()

@@ -136,7 +136,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path  # the SDK appends ?Action=…; it is ignored
         if path == API_PATH:
             if self.command == "POST":
-                self._provider_api()
+                self.server.store.enter()
+                try:
+                    self._provider_api()
+                finally:
+                    self.server.store.leave()
             else:
                 self._discard_body()
                 self._send_json(405, {"Error": "use POST /api"}, [("Allow", "POST")])
@@ -178,7 +182,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 )
             )
 
-        pick = self.server.faults.pick(action)
+        template_id = parsed.get("TemplateId") if isinstance(parsed, dict) else None
+        pick = self.server.faults.pick(action, template_id)
         if pick is not None and pick.fault.kind != "slow":
             self._apply_fault(pick, parsed, record)
             return

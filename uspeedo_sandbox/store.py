@@ -79,6 +79,8 @@ class Store:
         self._accepted: list[AcceptedMessage] = []
         self._sessions: dict[str, Session] = {}
         self._nonces: dict[tuple[str, str], float] = {}
+        self._in_flight = 0
+        self._max_in_flight = 0
 
     def record(self, request: RecordedRequest) -> None:
         """Append a request record (newest last)."""
@@ -126,9 +128,27 @@ class Store:
         with self._lock:
             return list(self._requests)
 
+    def enter(self) -> None:
+        """A provider request started: counts calls in flight, to show concurrency."""
+        with self._lock:
+            self._in_flight += 1
+            self._max_in_flight = max(self._max_in_flight, self._in_flight)
+
+    def leave(self) -> None:
+        """A provider request ended (answered, dropped or released)."""
+        with self._lock:
+            self._in_flight -= 1
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most provider requests handled at once since the last reset."""
+        with self._lock:
+            return self._max_in_flight
+
     def reset(self) -> None:
         """Forget everything: records, accepted messages, sessions and nonces."""
         with self._lock:
+            self._max_in_flight = self._in_flight
             self._requests.clear()
             self._accepted.clear()
             self._sessions.clear()

@@ -108,3 +108,44 @@ class UnknownOutcomeError(UspeedoError):
     connection, garbled body). It may have been sent: retrying blindly risks a duplicate."""
 
     code = "ProviderOutcomeUnknown"
+
+
+class IdempotencyKeyReusedError(GatewayError):
+    """The same explicit idempotency key arrived with a different message."""
+
+    code = "IdempotencyKeyReused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this idempotency key was already used for a different message; "
+            "use a new key for a new message"
+        )
+
+
+class MessageInProgressError(GatewayError):
+    """Another invocation is sending the same message right now; ask again later."""
+
+    code = "MessageInProgress"
+    retryable = True
+
+
+class OutOfTimeError(GatewayError):
+    """Too little time left in this invocation for one more provider call; the rest of the
+    message is left for the queue's retry (sent chunks are remembered)."""
+
+    code = "InvocationOutOfTime"
+    retryable = True
+
+
+class ConfigurationError(GatewayError):
+    """The gateway is set up wrong (environment, secret): not the message's fault."""
+
+    code = "GatewayMisconfigured"
+    retryable = True
+
+
+class IdempotencyStoreError(GatewayError):
+    """The idempotency table could not be read or written: nothing was sent; retry later."""
+
+    code = "IdempotencyStoreUnavailable"
+    retryable = True

@@ -611,6 +611,16 @@ def test_count_and_action_filters(sb: Sandbox, pool: urllib3.HTTPConnectionPool)
     assert sb.faults == []
 
 
+def test_template_filter_fails_one_message_among_others(
+    sb: Sandbox, pool: urllib3.HTTPConnectionPool
+) -> None:
+    sb.set_fault(Fault(kind="retcode", ret_code=215400, template_id="UTA-FLAKY"))
+
+    assert call(pool, {**message(), "TemplateId": "UTA-FLAKY"})["RetCode"] == 215400
+    assert call(pool, message())["RetCode"] == 0
+    assert [m.body["TemplateId"] for m in sb.accepted] == [message()["TemplateId"]]
+
+
 def test_stacked_faults_apply_first_match_first(
     sb: Sandbox, pool: urllib3.HTTPConnectionPool
 ) -> None:

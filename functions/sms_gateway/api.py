@@ -1,0 +1,261 @@
+"""The REST API (API Gateway proxy events), on Powertools' resolver.
+
+Every error leaves as `{"Error": {"Code", "Message", "Fields"?, "RetCode"?}}` with a status
+chosen in one place (`status_for`); unknown routes get 404 and known routes with another
+method 405 — never 500.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any, Final
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+
+from sms_gateway.errors import (
+    FieldError,
+    GatewayError,
+    IdempotencyKeyReusedError,
+    MessageValidationError,
+    PermanentError,
+    UnknownOutcomeError,
+    UspeedoError,
+)
+from sms_gateway.gateway import Gateway
+from sms_gateway.model import message_json_schema
+from sms_gateway.telemetry import logger
+from sms_gateway.uspeedo_client import MAX_SESSIONS_PER_RECEIPT_CALL, SessionReceipts
+
+IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
+MESSAGES_PATH: Final = "/messages"
+# Seconds a client should wait before trying again after a 502/503.
+DEFAULT_RETRY_AFTER_S: Final = 30
+# Known routes and their methods, to tell a wrong method (405) from a wrong path (404).
+_ROUTES: Final = (
+    (re.compile(r"^/messages/?$"), ("POST",)),
+    (re.compile(r"^/messages/[^/]+/?$"), ("GET",)),
+    (re.compile(r"^/openapi\.json$"), ("GET",)),
+)
+
+
+def status_for(error: GatewayError) -> int:
+    """The HTTP status of each failure, in one place."""
+    if isinstance(error, MessageValidationError):
+        return HTTPStatus.BAD_REQUEST
+    if isinstance(error, IdempotencyKeyReusedError):
+        return HTTPStatus.CONFLICT
+    if isinstance(error, PermanentError):
+        return HTTPStatus.UNPROCESSABLE_ENTITY
+    if isinstance(error, UnknownOutcomeError):
+        return HTTPStatus.BAD_GATEWAY
+    if error.retryable:
+        return HTTPStatus.SERVICE_UNAVAILABLE
+    return HTTPStatus.INTERNAL_SERVER_ERROR
+
+
+def error_body(error: GatewayError) -> dict[str, Any]:
+    """`{"Error": {...}}` for an API answer or a direct invoke's caller."""
+    detail: dict[str, Any] = {"Code": error.code, "Message": str(error)}
+    if isinstance(error, MessageValidationError):
+        detail["Message"] = "the message breaks the rules listed in Fields"
+        detail["Fields"] = [e.as_dict() for e in error.errors]
+    if isinstance(error, UspeedoError) and error.ret_code is not None:
+        detail["RetCode"] = error.ret_code
+    return {"Error": detail}
+
+
+def build_api(gateway: Callable[[], Gateway]) -> APIGatewayRestResolver:
+    """The resolver; `gateway` is called per request so the container builds it once."""
+    app = APIGatewayRestResolver()
+
+    @app.post(MESSAGES_PATH)
+    def send_message() -> Response[Any]:
+        event = app.current_event
+        key = event.headers.get(IDEMPOTENCY_HEADER) or _header(event.headers, IDEMPOTENCY_HEADER)
+        outcome = gateway().accept(
+            event.decoded_body or "",
+            key=key,
+            remaining_ms=app.lambda_context.get_remaining_time_in_millis,
+        )
+        return _json(HTTPStatus.OK, outcome.as_result())
+
+    @app.get(f"{MESSAGES_PATH}/<session_nos>")
+    def get_receipts(session_nos: str) -> Response[Any]:
+        wanted = list(dict.fromkeys(s.strip() for s in session_nos.split(",") if s.strip()))
+        if not 1 <= len(wanted) <= MAX_SESSIONS_PER_RECEIPT_CALL:
+            raise MessageValidationError(
+                [
+                    FieldError(
+                        "SessionNo",
+                        "too_many_items" if wanted else "required",
+                        f"give 1 to {MAX_SESSIONS_PER_RECEIPT_CALL} SessionNos, comma-separated",
+                    )
+                ]
+            )
+        sessions = gateway().receipts(wanted)
+        return _json(HTTPStatus.OK, {"Sessions": [_session(s) for s in sessions]})
+
+    @app.get("/openapi.json")
+    def openapi() -> Response[Any]:
+        return _json(HTTPStatus.OK, openapi_document())
+
+    def gateway_error(error: GatewayError) -> Response[Any]:
+        status = status_for(error)
+        headers = {}
+        if status in (HTTPStatus.BAD_GATEWAY, HTTPStatus.SERVICE_UNAVAILABLE):
+            retry_after = getattr(error, "retry_after", None) or DEFAULT_RETRY_AFTER_S
+            headers["Retry-After"] = str(int(retry_after))
+        return _json(status, error_body(error), headers)
+
+    def unexpected(error: Exception) -> Response[Any]:
+        logger.exception("unexpected error answering an API request")
+        body = {"Error": {"Code": "InternalError", "Message": "unexpected error; see the logs"}}
+        return _json(HTTPStatus.INTERNAL_SERVER_ERROR, body)
+
+    # Registered by call, not as decorators: Powertools' exception_handler is untyped.
+    app.exception_handler(GatewayError)(gateway_error)
+    app.exception_handler(Exception)(unexpected)
+
+    @app.not_found
+    def not_found(_error: Exception) -> Response[Any]:
+        path, method = app.current_event.path, app.current_event.http_method.upper()
+        for pattern, methods in _ROUTES:
+            if pattern.match(path) and method not in methods:
+                return _json(
+                    HTTPStatus.METHOD_NOT_ALLOWED,
+                    {
+                        "Error": {
+                            "Code": "MethodNotAllowed",
+                            "Message": f"{method} {path} is not allowed",
+                        }
+                    },
+                    {"Allow": ", ".join(methods)},
+                )
+        return _json(
+            HTTPStatus.NOT_FOUND, {"Error": {"Code": "NotFound", "Message": f"no route {path}"}}
+        )
+
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The API's OpenAPI 3.1 description, with the message's own JSON Schema."""
+    error = {
+        "type": "object",
+        "properties": {
+            "Error": {
+                "type": "object",
+                "properties": {
+                    "Code": {"type": "string"},
+                    "Message": {"type": "string"},
+                    "Fields": {"type": "array", "items": {"type": "object"}},
+                    "RetCode": {"type": "integer"},
+                },
+                "required": ["Code", "Message"],
+            }
+        },
+    }
+    result = {
+        "type": "object",
+        "properties": {
+            "SessionNos": {"type": "array", "items": {"type": "string"}},
+            "PhoneCount": {"type": "integer"},
+            "UserId": {"type": "string"},
+            "IdempotentReplay": {"type": "boolean"},
+        },
+        "required": ["SessionNos", "PhoneCount", "IdempotentReplay"],
+    }
+
+    def answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "description": description,
+            "content": {content_types.APPLICATION_JSON: {"schema": schema}},
+        }
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "SMS gateway", "version": "1"},
+        "components": {
+            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}}
+        },
+        "security": [{"ApiKey": []}],
+        "paths": {
+            MESSAGES_PATH: {
+                "post": {
+                    "summary": "Send one message through USpeedo, exactly once",
+                    "parameters": [
+                        {
+                            "name": IDEMPOTENCY_HEADER,
+                            "in": "header",
+                            "schema": {"type": "string", "maxLength": 128},
+                        }
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            content_types.APPLICATION_JSON: {"schema": message_json_schema()}
+                        },
+                    },
+                    "responses": {
+                        "200": answer("sent (or replayed)", result),
+                        "400": answer("invalid message; Fields names each broken rule", error),
+                        "409": answer("idempotency key reused with another message", error),
+                        "422": answer("the provider refused the message (RetCode)", error),
+                        "502": answer("outcome unknown: it may have been sent", error),
+                        "503": answer(
+                            "provider or gateway unavailable; retry after Retry-After", error
+                        ),
+                    },
+                }
+            },
+            f"{MESSAGES_PATH}/{{SessionNo}}": {
+                "get": {
+                    "summary": "Delivery receipts of up to 100 comma-separated SessionNos",
+                    "parameters": [
+                        {
+                            "name": "SessionNo",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {"200": answer("receipts per SessionNo", {"type": "object"})},
+                }
+            },
+        },
+    }
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == lowered and v), None)
+
+
+def _session(session: SessionReceipts) -> dict[str, Any]:
+    return {
+        "SessionNo": session.session_no,
+        "ReceiptSet": [
+            {
+                "Phone": r.phone,
+                "CountryCode": r.country_code,
+                "ReceiptResult": r.result,
+                "ReceiptCode": r.code,
+                "ReceiptDesc": r.description,
+                "ReceiptTime": r.time,
+                "CostCount": r.cost_count,
+                "UserId": r.user_id,
+            }
+            for r in session.receipts
+        ],
+    }
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers=headers or {},
+    )

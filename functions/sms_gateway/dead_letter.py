@@ -1,0 +1,68 @@
+"""The dead-letter queue for messages that will never be sent: the body unchanged, the
+reason beside it as message attributes a person (or `smsgw dlq list`) can read."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from sms_gateway.errors import GatewayError, UspeedoError
+
+ERROR_CODE: Final = "ErrorCode"
+ERROR_MESSAGE: Final = "ErrorMessage"
+RET_CODE: Final = "RetCode"
+_OURS: Final = frozenset({ERROR_CODE, ERROR_MESSAGE, RET_CODE})
+# SQS allows 10 attributes a message; ours take three, the producer's keep the rest.
+_MAX_ATTRIBUTES: Final = 10
+_MAX_REASON_CHARS: Final = 1_000
+
+
+class DeadLetterQueue:
+    """Writes permanent rejects to one SQS queue."""
+
+    def __init__(self, queue_url: str, sqs_client: Any) -> None:
+        self.queue_url = queue_url
+        self._sqs = sqs_client
+
+    def park(
+        self,
+        body: str,
+        error: GatewayError,
+        original_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Send `body` with the reason. The producer's attributes are kept (an
+        `IdempotencyKey` must survive a redrive), ours replace any of the same name."""
+        attributes: dict[str, dict[str, str]] = {
+            ERROR_CODE: {"DataType": "String", "StringValue": error.code},
+            ERROR_MESSAGE: {"DataType": "String", "StringValue": reason_text(error)},
+        }
+        if isinstance(error, UspeedoError) and error.ret_code is not None:
+            attributes[RET_CODE] = {"DataType": "Number", "StringValue": str(error.ret_code)}
+        for name, value in (original_attributes or {}).items():
+            if name not in _OURS and len(attributes) < _MAX_ATTRIBUTES:
+                converted = _as_send_attribute(value)
+                if converted is not None:
+                    attributes[name] = converted
+        self._sqs.send_message(
+            QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=attributes
+        )
+
+
+def reason_text(error: GatewayError) -> str:
+    """The error as one line, cut to a size that suits an attribute and a log line."""
+    text = str(error)
+    if len(text) <= _MAX_REASON_CHARS:
+        return text
+    return text[: _MAX_REASON_CHARS - 1] + "…"
+
+
+def _as_send_attribute(value: Mapping[str, Any]) -> dict[str, str] | None:
+    """An attribute as SQS delivered it (`stringValue`/`dataType`, or SNS's
+    `Type`/`Value`) in the shape `SendMessage` takes. Binary ones are left out."""
+    data_type = value.get("dataType") or value.get("DataType") or value.get("Type")
+    string_value = value.get("stringValue") or value.get("StringValue") or value.get("Value")
+    if not isinstance(data_type, str) or not isinstance(string_value, str):
+        return None
+    if data_type.startswith("Binary"):
+        return None
+    return {"DataType": data_type, "StringValue": string_value}

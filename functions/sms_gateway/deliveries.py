@@ -1,0 +1,90 @@
+"""What SQS and SNS hand the function, reduced to one shape: a `Delivery`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+IDEMPOTENCY_KEY_ATTRIBUTE: Final = "IdempotencyKey"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message as a queue or topic delivered it.
+
+    `body` is exactly what arrived (parked unchanged if the message is refused);
+    `message` is the message itself: a parsed JSON value, or the text when it is not JSON
+    (the model then reports it); `attributes` are the producer's message attributes.
+    """
+
+    body: str
+    message: Any
+    idempotency_key: str | None
+    attributes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    message_id: str | None = None
+
+
+def from_sqs_record(record: Mapping[str, Any]) -> Delivery:
+    """An SQS record; its body is the message, or an SNS notification envelope when the
+    subscription does not use raw delivery."""
+    body = record.get("body") or ""
+    attributes: Mapping[str, Mapping[str, Any]] = record.get("messageAttributes") or {}
+    parsed = _json_or_text(body)
+    if _is_sns_envelope(parsed):
+        inner = parsed["Message"]
+        envelope_attributes = parsed.get("MessageAttributes") or {}
+        return Delivery(
+            body=body,
+            message=_json_or_text(inner),
+            idempotency_key=_key(envelope_attributes) or _key(attributes),
+            attributes={**attributes, **envelope_attributes},
+            message_id=record.get("messageId"),
+        )
+    return Delivery(
+        body=body,
+        message=parsed,
+        idempotency_key=_key(attributes),
+        attributes=attributes,
+        message_id=record.get("messageId"),
+    )
+
+
+def from_sns_record(record: Mapping[str, Any]) -> Delivery:
+    """An SNS record of a direct subscription (an existing topic)."""
+    sns = record.get("Sns") or {}
+    body = sns.get("Message") or ""
+    attributes: Mapping[str, Mapping[str, Any]] = sns.get("MessageAttributes") or {}
+    return Delivery(
+        body=body,
+        message=_json_or_text(body),
+        idempotency_key=_key(attributes),
+        attributes=attributes,
+        message_id=sns.get("MessageId"),
+    )
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _is_sns_envelope(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and value.get("Type") == "Notification"
+        and isinstance(value.get("Message"), str)
+        and "TopicArn" in value
+    )
+
+
+def _key(attributes: Mapping[str, Any]) -> str | None:
+    """The `IdempotencyKey` attribute in SQS (`stringValue`) or SNS (`Value`) form."""
+    attribute = attributes.get(IDEMPOTENCY_KEY_ATTRIBUTE)
+    if not isinstance(attribute, Mapping):
+        return None
+    value = attribute.get("stringValue", attribute.get("Value"))
+    return value if isinstance(value, str) and value else None

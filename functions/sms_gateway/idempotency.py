@@ -1,0 +1,101 @@
+"""Exactly-once sending per chunk, with Powertools' idempotency on DynamoDB.
+
+Every upstream call (a chunk of at most 1,000 numbers) has a record of its own, keyed by
+the message's idempotency key and the chunk's index, so a retry after a partial success
+sends only what was not sent. The message's fingerprint is the validated payload: the same
+explicit key with a different message is refused instead of replayed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, Protocol
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from sms_gateway.errors import (
+    IdempotencyKeyReusedError,
+    IdempotencyStoreError,
+    MessageInProgressError,
+)
+
+Chunk = dict[str, Any]  # {"key": str, "fingerprint": str, "request": {...}}
+ChunkResult = dict[str, Any]
+REPLAYED: Final = "Replayed"
+# A stable record prefix, independent of where the function lives in the code.
+KEY_PREFIX: Final = "sms-gateway-chunk"
+
+
+class ChunkLedger(Protocol):
+    """Runs `deliver(chunk)` at most once per chunk key; replays carry `Replayed: True`."""
+
+    def run(self, chunk: Chunk, deliver: Callable[[Chunk], ChunkResult]) -> ChunkResult: ...
+
+    def register_lambda_context(self, context: LambdaContext) -> None: ...
+
+
+class NoLedger:
+    """Idempotency off (IDEMPOTENCY_TABLE unset): local use only."""
+
+    def run(self, chunk: Chunk, deliver: Callable[[Chunk], ChunkResult]) -> ChunkResult:
+        return deliver(chunk)
+
+    def register_lambda_context(self, context: LambdaContext) -> None:
+        """Nothing to expire."""
+
+
+def _mark_replay(response: Any, idempotent_data: DataRecord) -> Any:
+    return {**response, REPLAYED: True} if isinstance(response, dict) else response
+
+
+class DynamoLedger:
+    """Powertools' DynamoDB persistence layer, default table shape (`id`, `expiration`)."""
+
+    def __init__(self, table_name: str, ttl_s: int, *, boto3_client: Any = None) -> None:
+        self.config = IdempotencyConfig(
+            event_key_jmespath="key",
+            payload_validation_jmespath="fingerprint",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=ttl_s,
+            response_hook=_mark_replay,
+        )
+        self.store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=boto3_client)
+        self._run = idempotent_function(
+            data_keyword_argument="chunk",
+            persistence_store=self.store,
+            config=self.config,
+            key_prefix=KEY_PREFIX,
+        )(_deliver)
+
+    def register_lambda_context(self, context: LambdaContext) -> None:
+        """In-progress records expire when the invocation would time out (Powertools
+        forgets to do this itself only when this call is missing: records stay stuck)."""
+        self.config.register_lambda_context(context)
+
+    def run(self, chunk: Chunk, deliver: Callable[[Chunk], ChunkResult]) -> ChunkResult:
+        try:
+            result: ChunkResult = self._run(chunk=chunk, deliver=deliver)
+        except IdempotencyValidationError:
+            raise IdempotencyKeyReusedError() from None
+        except IdempotencyAlreadyInProgressError:
+            raise MessageInProgressError(
+                "this message is being sent by another invocation right now"
+            ) from None
+        except IdempotencyPersistenceLayerError as exc:
+            raise IdempotencyStoreError(f"idempotency table unavailable: {exc}") from None
+        return result
+
+
+def _deliver(*, chunk: Chunk, deliver: Callable[[Chunk], ChunkResult]) -> ChunkResult:
+    return deliver(chunk)

@@ -1,0 +1,68 @@
+"""The function's environment, read and checked once (design.md, "Contract: the Lambda")."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from sms_gateway.errors import ConfigurationError
+from sms_gateway.phone import validate_country_code
+from sms_gateway.uspeedo_client import DEFAULT_ENDPOINT, SEND_ACTION
+
+# SendBatchUSMSMessage joins when the sender can speak it (issue #8); until then a setting
+# that would be silently ignored is refused.
+SUPPORTED_ACTIONS: Final = frozenset({SEND_ACTION})
+# Long enough for SNS's and SQS's own duplicates and a day of redrives; short enough that
+# a person sending the same text to the same number again tomorrow is not silently deduped.
+DEFAULT_IDEMPOTENCY_TTL_S: Final = 24 * 60 * 60
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the secret, the provider, the table and the dead-letter queue are."""
+
+    secret_id: str
+    endpoint: str = DEFAULT_ENDPOINT
+    action: str = SEND_ACTION
+    idempotency_table: str | None = None
+    dead_letter_queue_url: str | None = None
+    default_sender_id: str | None = None
+    default_country_code: str = "86"
+    idempotency_ttl_s: int = DEFAULT_IDEMPOTENCY_TTL_S
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the contract's variables; a bad one raises `ConfigurationError` naming it."""
+        env = os.environ if environ is None else environ
+
+        def optional(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        secret_id = optional("USPEEDO_SECRET_ID")
+        if secret_id is None:
+            raise ConfigurationError("USPEEDO_SECRET_ID is required: the secret's name or ARN")
+        action = optional("USPEEDO_ACTION") or SEND_ACTION
+        if action not in SUPPORTED_ACTIONS:
+            raise ConfigurationError(
+                f"USPEEDO_ACTION must be one of {', '.join(sorted(SUPPORTED_ACTIONS))}"
+            )
+        try:
+            country_code = validate_country_code(optional("DEFAULT_COUNTRY_CODE") or "86")
+        except ValueError as exc:
+            raise ConfigurationError(f"DEFAULT_COUNTRY_CODE: {exc}") from None
+        ttl_text = optional("IDEMPOTENCY_TTL_SECONDS")
+        if ttl_text is not None and not ttl_text.isdigit():
+            raise ConfigurationError("IDEMPOTENCY_TTL_SECONDS must be a whole number of seconds")
+        return cls(
+            secret_id=secret_id,
+            endpoint=optional("USPEEDO_ENDPOINT") or DEFAULT_ENDPOINT,
+            action=action,
+            idempotency_table=optional("IDEMPOTENCY_TABLE"),
+            dead_letter_queue_url=optional("DEAD_LETTER_QUEUE_URL"),
+            default_sender_id=optional("DEFAULT_SENDER_ID"),
+            default_country_code=country_code,
+            idempotency_ttl_s=int(ttl_text) if ttl_text else DEFAULT_IDEMPOTENCY_TTL_S,
+        )

@@ -1,0 +1,119 @@
+"""Builders for handler tests: AWS-shaped events, a Lambda context, the AWS resources."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+EVENTS = Path(__file__).parent / "events"
+TEMPLATE_ID = "UTA2211ABCDEF"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A fresh copy of `tests/events/<name>.json`."""
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return event
+
+
+def message(*phones: str, params: list[Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """A valid message (the seed's field names)."""
+    body: dict[str, Any] = {
+        "PhoneNumbers": list(phones) or ["+8613800138000"],
+        "TemplateId": TEMPLATE_ID,
+        "TemplateParams": params if params is not None else ["739201"],
+    }
+    body.update(fields)
+    return body
+
+
+def sqs_record(body: str | dict[str, Any], **attributes: str) -> dict[str, Any]:
+    """One record shaped like `sqsEvent.json`'s, with this body and string attributes."""
+    record: dict[str, Any] = copy.deepcopy(load_event("sqsEvent")["Records"][0])
+    record["messageId"] = str(uuid.uuid4())
+    record["body"] = body if isinstance(body, str) else json.dumps(body)
+    record["messageAttributes"] = {
+        name: {
+            "stringValue": value,
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": "String",
+        }
+        for name, value in attributes.items()
+    }
+    return record
+
+
+def sqs_event(*records: dict[str, Any]) -> dict[str, Any]:
+    """An SQS event holding `records`."""
+    return {"Records": list(records)}
+
+
+def sns_envelope(message_body: dict[str, Any] | str, **attributes: str) -> str:
+    """The body SQS holds when an SNS subscription does not use raw delivery."""
+    envelope = json.loads(load_event("snsSqsEvent")["Records"][0]["body"])
+    envelope["MessageId"] = str(uuid.uuid4())
+    envelope["Message"] = (
+        message_body if isinstance(message_body, str) else json.dumps(message_body)
+    )
+    envelope["MessageAttributes"] = {
+        n: {"Type": "String", "Value": v} for n, v in attributes.items()
+    }
+    return json.dumps(envelope)
+
+
+def sns_event(message_body: dict[str, Any] | str, **attributes: str) -> dict[str, Any]:
+    """An SNS event (direct subscription) shaped like `snsEvent.json`."""
+    event = load_event("snsEvent")
+    sns = event["Records"][0]["Sns"]
+    sns["MessageId"] = str(uuid.uuid4())
+    sns["Message"] = message_body if isinstance(message_body, str) else json.dumps(message_body)
+    sns["MessageAttributes"] = {n: {"Type": "String", "Value": v} for n, v in attributes.items()}
+    return event
+
+
+def api_event(
+    method: str = "POST",
+    path: str = "/messages",
+    body: dict[str, Any] | str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    base64_body: bool = False,
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event shaped like `apiGatewayProxyEvent.json`."""
+    event = load_event("apiGatewayProxyEvent")
+    event["httpMethod"] = method
+    event["path"] = event["resource"] = path
+    event["requestContext"]["httpMethod"] = method
+    event["requestContext"]["requestId"] = str(uuid.uuid4())
+    merged = {k: v for k, v in event["headers"].items() if k != "Idempotency-Key"}
+    merged.update(headers or {})
+    event["headers"] = merged
+    event["multiValueHeaders"] = {k: [v] for k, v in merged.items()}
+    text = body if isinstance(body, str) or body is None else json.dumps(body)
+    if base64_body and text is not None:
+        text = base64.b64encode(text.encode()).decode()
+    event["body"] = text
+    event["isBase64Encoded"] = base64_body
+    return event
+
+
+@dataclass
+class FakeLambdaContext:
+    """The attributes of Lambda's context object that Powertools and the handler read."""
+
+    remaining_ms: int = 60_000
+    function_name: str = "sms-gateway"
+    function_version: str = "$LATEST"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:sms-gateway"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/sms-gateway"
+    log_stream_name: str = "2026/11/24/[$LATEST]abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms

@@ -1,0 +1,185 @@
+"""Fixtures for handler tests: moto for AWS, the sandbox for USpeedo, captured logs."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from moto import mock_aws
+
+from sms_gateway import handler, telemetry
+from sms_gateway.credentials import CredentialsSource
+from sms_gateway.dead_letter import DeadLetterQueue
+from sms_gateway.gateway import Gateway
+from sms_gateway.idempotency import DynamoLedger
+from sms_gateway.settings import Settings
+from sms_gateway.uspeedo_client import Credentials, Timeouts, UspeedoClient, new_pool
+from tests.conftest import SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCOUNT_ID, SANDBOX_SECRET
+from tests.harness import FakeLambdaContext
+from uspeedo_sandbox import Sandbox
+
+TABLE = "sms-gateway-idempotency"
+FAST = Timeouts(
+    connect_s=0.5, read_s=0.5, connect_retries=1, backoff_factor_s=0.01, backoff_max_s=0.02
+)
+
+
+@dataclass
+class Aws:
+    """The moto-backed resources of one test."""
+
+    secret_arn: str
+    dlq_url: str
+    sqs: Any
+    dynamodb: Any
+    secretsmanager: Any
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Everything in the dead-letter queue, with attributes flattened to strings."""
+        found: list[dict[str, Any]] = []
+        while True:
+            answer = self.sqs.receive_message(
+                QueueUrl=self.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+            )
+            batch = answer.get("Messages", [])
+            if not batch:
+                return found
+            for item in batch:
+                attributes = {
+                    name: value["StringValue"]
+                    for name, value in item.get("MessageAttributes", {}).items()
+                }
+                found.append({"Body": item["Body"], "Attributes": attributes})
+                self.sqs.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=item["ReceiptHandle"])
+
+    def put_secret(self, secret: str) -> None:
+        """Rotate the secret's value."""
+        self.secretsmanager.put_secret_value(
+            SecretId=self.secret_arn,
+            SecretString=json.dumps(
+                {
+                    "AccessKeyId": SANDBOX_ACCESS_KEY_ID,
+                    "AccessKeySecret": secret,
+                    "AccountId": SANDBOX_ACCOUNT_ID,
+                }
+            ),
+        )
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+    with mock_aws():
+        sqs = boto3.client("sqs")
+        dynamodb = boto3.client("dynamodb")
+        secretsmanager = boto3.client("secretsmanager")
+        arn = secretsmanager.create_secret(Name="uspeedo", SecretString="{}")["ARN"]
+        dlq_url = sqs.create_queue(QueueName="sms-gateway-dlq")["QueueUrl"]
+        dynamodb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        resources = Aws(arn, dlq_url, sqs, dynamodb, secretsmanager)
+        resources.put_secret(SANDBOX_SECRET)
+        yield resources
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
+
+
+def fast_client(credentials: Credentials, endpoint: str) -> UspeedoClient:
+    """Short timeouts and a pool of its own, so no test waits long or shares a socket."""
+    return UspeedoClient(credentials, endpoint, timeouts=FAST, pool=new_pool())
+
+
+def build_gateway(aws: Aws, sandbox: Sandbox, **settings: Any) -> Gateway:
+    """A gateway on moto and the sandbox, installed as the handler's."""
+    config = Settings(
+        secret_id=aws.secret_arn,
+        endpoint=sandbox.url,
+        idempotency_table=TABLE,
+        dead_letter_queue_url=aws.dlq_url,
+        **settings,
+    )
+    gateway = Gateway.build(
+        config,
+        CredentialsSource(aws.secret_arn, SecretsProvider(boto3_client=aws.secretsmanager)),
+        DynamoLedger(TABLE, config.idempotency_ttl_s, boto3_client=aws.dynamodb),
+        DeadLetterQueue(aws.dlq_url, aws.sqs),
+        client_factory=fast_client,
+    )
+    handler.use_gateway(gateway)
+    return gateway
+
+
+# Values that must never reach a log, beyond those the sandbox saw in a test.
+SECRETS = (SANDBOX_SECRET, "stale-secret")
+HARNESS_NUMBERS = ("13800138000", "13900139000", "13700137000", "4155550100")
+
+
+@pytest.fixture
+def gateway(aws: Aws, sandbox: Sandbox, logs: io.StringIO) -> Iterator[Gateway]:
+    """A gateway for the handler; afterwards, its DEBUG logs are checked for leaks: no
+    phone number, template parameter or secret that this test used may appear."""
+    built = build_gateway(aws, sandbox)
+    yield built
+    handler.use_gateway(None)
+    built.close()
+    assert_nothing_personal_in(logs.getvalue(), sandbox)
+
+
+def assert_nothing_personal_in(text: str, sandbox: Sandbox) -> None:
+    """No number (national part), parameter (4+ characters) or secret in `text`."""
+    sensitive = set(SECRETS) | set(HARNESS_NUMBERS)
+    for request in sandbox.requests:
+        body = request.body if isinstance(request.body, dict) else {}
+        sensitive |= {str(n).split(")")[-1] for n in body.get("PhoneNumbers", [])}
+        sensitive |= {str(p) for p in body.get("TemplateParams", []) if len(str(p)) >= 4}
+    # Digits count only as a whole run: "123456" inside an account id is not a leak.
+    leaked = sorted(v for v in sensitive if re.search(rf"(?<!\d){re.escape(v)}(?!\d)", text))
+    assert not leaked, f"{len(leaked)} personal or secret values reached the logs"
+
+
+@pytest.fixture
+def context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """Everything the gateway's loggers write (Powertools' JSON lines), at DEBUG."""
+    buffer = io.StringIO()
+    stream_handler = telemetry.logger.registered_handler
+    assert hasattr(stream_handler, "setStream")
+    previous = stream_handler.setStream(buffer)
+    level = telemetry.logger.log_level
+    telemetry.logger.setLevel("DEBUG")
+    try:
+        yield buffer
+    finally:
+        stream_handler.setStream(previous)
+        telemetry.logger.setLevel(level)
+
+
+def log_lines(buffer: io.StringIO) -> list[dict[str, Any]]:
+    """The JSON log lines written so far."""
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
+
+
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")

@@ -1,0 +1,184 @@
+"""The REST API: every status the contract names, receipts, and no 500 for a wrong route."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jsonschema
+import pytest
+
+from sms_gateway.gateway import Gateway
+from sms_gateway.handler import lambda_handler
+from tests.harness import FakeLambdaContext, api_event, message
+from uspeedo_sandbox import Fault, Sandbox
+
+
+def _call(context: FakeLambdaContext, **kwargs: Any) -> tuple[int, dict[str, str], Any]:
+    answer = lambda_handler(api_event(**kwargs), context)
+    body = json.loads(answer["body"]) if answer.get("body") else None
+    headers = {k.lower(): v for k, v in (answer.get("headers") or {}).items()}
+    for name, values in (answer.get("multiValueHeaders") or {}).items():
+        headers.setdefault(name.lower(), values[0])
+    return answer["statusCode"], headers, body
+
+
+def test_post_sends_and_answers_200(
+    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+) -> None:
+    status, _, body = _call(context, body=message("+8613800138000"))
+
+    assert status == 200
+    assert body["SessionNos"] == [sandbox.accepted[0].session_no]
+
+
+def test_invalid_message_is_400_naming_each_field(
+    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+) -> None:
+    bad = {"PhoneNumbers": ["+8613800138000", "12"], "TemplateId": "", "Sender": "x"}
+
+    status, _, body = _call(context, body=bad)
+
+    assert status == 400
+    assert body["Error"]["Code"] == "InvalidMessage"
+    rules = {f["Field"]: f["Rule"] for f in body["Error"]["Fields"]}
+    assert set(rules) == {"PhoneNumbers[1]", "TemplateId", "Sender"}
+    assert rules["PhoneNumbers[1]"].startswith("phone_")
+    assert rules["Sender"] == "unknown_field"
+    assert sandbox.requests == []
+
+
+def test_body_that_is_not_json_is_400(gateway: Gateway, context: FakeLambdaContext) -> None:
+    status, _, body = _call(context, body="PhoneNumbers=1")
+
+    assert status == 400
+    assert body["Error"]["Fields"][0]["Field"] == "$"
+
+
+def test_idempotency_header_replays_and_409_on_reuse(
+    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+) -> None:
+    headers = {"Idempotency-Key": "signup-9"}
+    first = _call(context, body=message("+8613800138000"), headers=headers)
+    again = _call(context, body=message("+8613800138000"), headers=headers)
+    other = _call(context, body=message("+8613800138001"), headers=headers)
+
+    assert first[0] == again[0] == 200
+    assert again[2]["IdempotentReplay"] is True
+    assert other[0] == 409
+    assert other[2]["Error"]["Code"] == "IdempotencyKeyReused"
+    assert len(sandbox.accepted) == 1
+
+
+def test_idempotency_header_over_128_characters_is_400(
+    gateway: Gateway, context: FakeLambdaContext
+) -> None:
+    status, _, body = _call(context, body=message(), headers={"Idempotency-Key": "k" * 129})
+
+    assert status == 400
+    assert body["Error"]["Fields"][0]["Field"] == "IdempotencyKey"
+
+
+def test_provider_refusal_is_422_with_the_retcode(
+    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+) -> None:
+    sandbox.set_fault(Fault(kind="retcode", ret_code=18023))
+
+    status, _, body = _call(context, body=message())
+
+    assert status == 422
+    assert body["Error"] == {
+        "Code": "ProviderRejected",
+        "Message": body["Error"]["Message"],
+        "RetCode": 18023,
+    }
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        (Fault(kind="status", status=503, retry_after=12), 503, "ProviderUnavailable"),
+        (Fault(kind="status", status=429), 503, "ProviderUnavailable"),
+        (Fault(kind="retcode", ret_code=215400), 503, "ProviderUnavailable"),
+        (Fault(kind="retcode", ret_code=161), 503, "ProviderActionUnknown"),
+        (Fault(kind="drop"), 502, "ProviderOutcomeUnknown"),
+    ],
+)
+def test_transient_and_unknown_outcomes_are_502_503_with_retry_after(
+    gateway: Gateway,
+    sandbox: Sandbox,
+    context: FakeLambdaContext,
+    fault: Fault,
+    status: int,
+    code: str,
+) -> None:
+    sandbox.set_fault(fault)
+
+    got, headers, body = _call(context, body=message())
+
+    assert got == status
+    assert body["Error"]["Code"] == code
+    expected = str(fault.retry_after) if fault.retry_after else None
+    assert int(headers["retry-after"]) > 0
+    if expected:
+        assert headers["retry-after"] == expected
+
+
+def test_receipts_for_comma_separated_session_nos(
+    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+) -> None:
+    first = _call(context, body=message("+8613800138000"))[2]["SessionNos"][0]
+    second = _call(context, body=message("+8613800138001", "+8613800138002"))[2]["SessionNos"][0]
+
+    status, _, body = _call(context, method="GET", path=f"/messages/{first},{second},nope")
+
+    assert status == 200
+    by_id = {s["SessionNo"]: s for s in body["Sessions"]}
+    assert set(by_id) == {first, second}
+    assert len(by_id[second]["ReceiptSet"]) == 2
+    assert by_id[first]["ReceiptSet"][0]["ReceiptResult"] == "Success"
+
+
+def test_more_than_100_session_nos_is_400(gateway: Gateway, context: FakeLambdaContext) -> None:
+    wanted = ",".join(f"s{i}" for i in range(101))
+
+    status, _, body = _call(context, method="GET", path=f"/messages/{wanted}")
+
+    assert status == 400
+    assert body["Error"]["Fields"][0]["Field"] == "SessionNo"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/nowhere", 404),
+        ("POST", "/messages/abc/extra", 404),
+        ("GET", "/messages", 405),
+        ("DELETE", "/messages/abc", 405),
+        ("PUT", "/messages", 405),
+    ],
+)
+def test_unknown_routes_and_methods_are_404_405_never_500(
+    gateway: Gateway, context: FakeLambdaContext, method: str, path: str, status: int
+) -> None:
+    got, headers, body = _call(context, method=method, path=path, body=None)
+
+    assert got == status
+    assert body["Error"]["Code"] in {"NotFound", "MethodNotAllowed"}
+    if status == 405:
+        assert headers["allow"]
+
+
+def test_openapi_description_is_served_and_its_schema_judges_messages(
+    gateway: Gateway, context: FakeLambdaContext
+) -> None:
+    status, _, document = _call(context, method="GET", path="/openapi.json", body=None)
+
+    assert status == 200
+    assert document["openapi"].startswith("3.")
+    post = document["paths"]["/messages"]["post"]
+    assert set(post["responses"]) == {"200", "400", "409", "422", "502", "503"}
+    schema = post["requestBody"]["content"]["application/json"]["schema"]
+    jsonschema.validate(message(), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"PhoneNumbers": []}, schema)
