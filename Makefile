@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install test lint format local clean
+.PHONY: install test lint format local clean synth deploy destroy cfn-lint
 
 # The stamps live inside what they stand for, so `rm -rf .venv node_modules` re-installs.
 install: $(VENV)/.installed node_modules/.installed
@@ -26,7 +26,7 @@ test: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy functions uspeedo_sandbox tests
+	$(BIN)/mypy functions uspeedo_sandbox tests infra app.py
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -38,3 +38,24 @@ local:
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .local .pytest_cache .mypy_cache .ruff_cache
+
+# The CDK app. Settings are context keys in cdk.json; override any of them per run, e.g.
+# make deploy CDK_FLAGS="-c alarmEmail=oncall@example.com -c maxConcurrency=10"
+CDK := npx cdk
+CDK_FLAGS ?=
+TEMPLATE := cdk.out/SmsGateway.template.json
+
+# No AWS account, credentials or Docker needed. The function is bundled with pip for arm64
+# (wheels from PyPI the first time, then from a local wheel cache: offline from then on).
+synth: install
+	$(CDK) synth --quiet $(CDK_FLAGS)
+
+deploy: install
+	$(CDK) deploy --outputs-file cdk-outputs.json $(CDK_FLAGS)
+
+destroy: install
+	$(CDK) destroy $(CDK_FLAGS)
+
+# Errors fail the target; warnings are printed (CDK's own redundant DependsOn is one).
+cfn-lint: synth
+	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATE)

@@ -1,0 +1,1 @@
+"""The CDK app's infrastructure: one thin stack composing one construct per capability."""

@@ -1,0 +1,305 @@
+"""Bundle the Lambda's code without Docker: pip for the target platform, then `.pyc`.
+
+`pip install --platform manylinux2014_aarch64 --only-binary=:all: --python-version 3.13`
+fetches the wheels the arm64 Python 3.13 runtime needs, whatever machine runs the synth.
+What the runtime already ships (boto3, botocore) stays out of the bundle. The result is
+precompiled by a Python 3.13 interpreter when one is found: `/var/task` is read-only, so a
+missing `.pyc` is compiled again on every cold start (≈240 ms) and never saved.
+
+Wheels are downloaded once into a wheelhouse and installed from there with `--no-index`, so
+a second synth (and the test suite) works offline and takes seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_lambda as lambda_
+
+from infra import lambda_code
+
+# The runtime this bundle is for (contract: Python 3.13 on arm64), and pip's words for it.
+# The function takes its runtime and architecture from here, so the two cannot disagree.
+RUNTIME: Final = lambda_.Runtime.PYTHON_3_13
+ARCHITECTURE: Final = lambda_.Architecture.ARM_64
+PIP_PLATFORM: Final = "manylinux2014_aarch64"
+PYTHON_VERSION: Final = "3.13"
+# Shipped by the Lambda Python runtime: bundling them would add ~80 MB for nothing.
+RUNTIME_PROVIDED: Final = ("boto3", "botocore")
+# Where Lambda unpacks the bundle.
+LAMBDA_TASK_ROOT: Final = "/var/task"
+
+# Environment overrides: a Python 3.13 interpreter, and where downloaded wheels are kept.
+PYTHON313_ENV: Final = "SMS_GATEWAY_PYTHON313"
+WHEELHOUSE_ENV: Final = "SMS_GATEWAY_WHEELHOUSE"
+
+_PYENV_VERSION = re.compile(r"^3\.13\.(\d+)$")  # plain CPython builds, not 3.13.0t etc.
+
+
+class BundlingError(RuntimeError):
+    """Bundling could not produce a complete asset; the message says which step failed."""
+
+
+def default_wheelhouse() -> Path:
+    """The wheel cache: `$SMS_GATEWAY_WHEELHOUSE`, else the user's cache directory."""
+    override = os.environ.get(WHEELHOUSE_ENV)
+    if override:
+        return Path(override)
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    # Per target, so wheels for another platform or Python never mix in.
+    return Path(cache_home) / "sms-gateway" / f"wheels-cp313-{PIP_PLATFORM}"
+
+
+def is_python313(executable: str | Path) -> bool:
+    """True when `executable` runs and is CPython 3.13 (a pyenv shim may not be)."""
+    try:
+        result = subprocess.run(  # noqa: S603  (our own candidate list, no shell)
+            [
+                str(executable),
+                "-c",
+                "import sys; print(sys.implementation.name, *sys.version_info[:2])",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0 and result.stdout.split() == ["cpython", "3", "13"]
+
+
+def _pyenv_root() -> Path | None:
+    root = os.environ.get("PYENV_ROOT")
+    if root:
+        return Path(root)
+    pyenv = shutil.which("pyenv")
+    if pyenv is None:
+        return None
+    try:
+        result = subprocess.run(  # noqa: S603  (pyenv found on PATH, no shell)
+            [pyenv, "root"], capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return Path(result.stdout.strip()) if result.returncode == 0 and result.stdout.strip() else None
+
+
+def _python313_candidates() -> list[Path]:
+    candidates: list[Path] = []
+    root = _pyenv_root()
+    if root is not None and (root / "versions").is_dir():
+        versions = [
+            (int(match.group(1)), entry)
+            for entry in (root / "versions").iterdir()
+            if (match := _PYENV_VERSION.match(entry.name))
+        ]
+        # Newest patch release first.
+        for _, entry in sorted(versions, reverse=True):
+            candidates.append(entry / "bin" / "python3.13")
+    on_path = shutil.which("python3.13")
+    if on_path is not None:
+        candidates.append(Path(on_path))
+    return candidates
+
+
+def find_python313() -> Path | None:
+    """A CPython 3.13 interpreter to precompile with, or None when this machine has none.
+
+    Looks at `$SMS_GATEWAY_PYTHON313` (which must then be valid), pyenv's versions, then
+    `python3.13` on PATH.
+    """
+    override = os.environ.get(PYTHON313_ENV)
+    if override:
+        if not is_python313(override):
+            raise BundlingError(f"{PYTHON313_ENV}={override} is not a CPython 3.13 interpreter")
+        return Path(override)
+    return next((path for path in _python313_candidates() if is_python313(path)), None)
+
+
+def _run(step: str, command: Sequence[str | Path]) -> None:
+    result = subprocess.run(  # noqa: S603  (fixed argument lists, no shell)
+        [str(part) for part in command], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).strip()
+        raise BundlingError(f"{step} failed (exit {result.returncode}):\n{output}")
+
+
+@dataclass(frozen=True)
+class BundleSpec:
+    """What goes into the bundle and with which tools."""
+
+    code_root: Path
+    package: str
+    requirements: Path
+    constraints: Path | None
+    wheelhouse: Path
+    python313: Path | None
+
+    @classmethod
+    def for_function(cls) -> BundleSpec:
+        """The gateway's function: `functions/sms_gateway` plus its pinned requirements."""
+        return cls(
+            code_root=lambda_code.CODE_ROOT,
+            package=lambda_code.PACKAGE_NAME,
+            requirements=lambda_code.REQUIREMENTS_FILE,
+            constraints=lambda_code.CONSTRAINTS_FILE,
+            wheelhouse=default_wheelhouse(),
+            python313=find_python313(),
+        )
+
+    def _pip(self, *args: str | Path) -> list[str | Path]:
+        target: list[str | Path] = [
+            "--platform",
+            PIP_PLATFORM,
+            "--only-binary=:all:",
+            "--python-version",
+            PYTHON_VERSION,
+            "--implementation",
+            "cp",
+            "-r",
+            self.requirements,
+        ]
+        if self.constraints is not None:
+            target += ["-c", self.constraints]
+        return [
+            sys.executable,
+            "-m",
+            "pip",
+            *args,
+            "--disable-pip-version-check",
+            "--quiet",
+            *target,
+        ]
+
+    def install_dependencies(self, output_dir: Path) -> None:
+        """Install the pinned requirements for the target into `output_dir`.
+
+        From the wheelhouse alone first (offline); when a wheel is missing, download the
+        set into the wheelhouse and install again.
+        """
+        self.wheelhouse.mkdir(parents=True, exist_ok=True)
+        install = self._pip(
+            "install",
+            "--no-index",
+            "--find-links",
+            self.wheelhouse,
+            "--target",
+            output_dir,
+            # pip would compile with the interpreter running it (not 3.13): useless .pyc.
+            "--no-compile",
+            "--upgrade",
+        )
+        try:
+            _run("pip install from the wheelhouse", install)
+        except BundlingError:
+            _run("pip download", self._pip("download", "--dest", self.wheelhouse))
+            _run("pip install", install)
+
+    def copy_package(self, output_dir: Path) -> None:
+        """Copy the function's own package, without caches from local test runs."""
+        shutil.copytree(
+            self.code_root / self.package,
+            output_dir / self.package,
+            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+            dirs_exist_ok=True,
+        )
+
+    @staticmethod
+    def remove_runtime_provided(output_dir: Path) -> None:
+        """Drop what the Lambda runtime ships, should a dependency have pulled it in."""
+        for entry in output_dir.iterdir():
+            distribution = entry.name.split("-")[0].lower()
+            if entry.name.lower() in RUNTIME_PROVIDED or (
+                entry.name.endswith(".dist-info") and distribution in RUNTIME_PROVIDED
+            ):
+                shutil.rmtree(entry)
+        shutil.rmtree(output_dir / "bin", ignore_errors=True)  # console scripts: never run
+
+    def precompile(self, output_dir: Path) -> bool:
+        """Write `.pyc` for every module; False (and a warning) without a Python 3.13.
+
+        `unchecked-hash`: the runtime loads the `.pyc` without comparing it to the source,
+        so file times changed by zipping and unzipping cannot make it look stale. Paths in
+        the code objects are written as they will be on Lambda (`/var/task/…`), which also
+        makes the output the same from one build to the next.
+        """
+        if self.python313 is None:
+            print(
+                "WARNING: no Python 3.13 found (set SMS_GATEWAY_PYTHON313 or install one with "
+                "pyenv): the Lambda bundle has no .pyc, so every cold start compiles its "
+                "imports (≈240 ms).",
+                file=sys.stderr,
+            )
+            return False
+        _run(
+            "compileall",
+            [
+                self.python313,
+                "-m",
+                "compileall",
+                "-q",
+                "-j0",
+                "--invalidation-mode",
+                "unchecked-hash",
+                "-d",
+                LAMBDA_TASK_ROOT,
+                output_dir,
+            ],
+        )
+        return True
+
+    def bundle(self, output_dir: Path) -> None:
+        """Build the complete asset in `output_dir` (empty or not yet existing)."""
+        output_dir.mkdir(parents=True, exist_ok=True)
+        self.install_dependencies(output_dir)
+        self.remove_runtime_provided(output_dir)
+        self.copy_package(output_dir)
+        self.precompile(output_dir)
+
+
+@jsii.implements(cdk.ILocalBundling)
+class LocalBundling:
+    """CDK's hook for bundling on this machine instead of in a Docker container."""
+
+    def __init__(self, spec: BundleSpec | None = None) -> None:
+        # Resolved when bundling runs, not at synth: a synth that skips bundling (the
+        # tests) then never looks for interpreters.
+        self._spec = spec
+
+    def try_bundle(self, output_dir: str, *, image: cdk.DockerImage, **_options: Any) -> bool:
+        """Bundle into `output_dir`; True tells CDK that no Docker run is needed.
+
+        CDK bundles into a scratch directory and keeps it only when this returns, so a
+        failed pip run raises and never leaves half an asset behind.
+        """
+        spec = self._spec or BundleSpec.for_function()
+        spec.bundle(Path(output_dir))
+        return True
+
+
+def function_code(spec: BundleSpec | None = None) -> lambda_.Code:
+    """The function's code asset, bundled locally (Docker is never needed)."""
+    return lambda_.Code.from_asset(
+        str(lambda_code.CODE_ROOT),
+        # Hash what is deployed: a new pin or a new .pyc is a new version of the code. The
+        # bundle is reproducible (pinned wheels, hash-based .pyc), so an unchanged bundle
+        # keeps its hash and is not deployed again.
+        asset_hash_type=cdk.AssetHashType.OUTPUT,
+        bundling=cdk.BundlingOptions(
+            # Required by CDK, used only if local bundling declined, which it never does.
+            image=RUNTIME.bundling_image,
+            local=LocalBundling(spec),
+        ),
+    )

@@ -1,0 +1,98 @@
+"""Ingress: where producers hand over messages (SNS topic → SQS queue → dead-letter queue)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.names import ConstructId
+
+# A message that failed transiently is received again after each visibility timeout; five
+# receives (≈ 5 × 6 min) ride out a provider outage of about half an hour, which is also
+# about as long as a one-time code stays useful. AWS's guidance for Lambda consumers is at
+# least 5, so that a burst of throttling alone cannot push a message into the dead-letter
+# queue. Idempotency makes each retry safe: numbers already sent are not sent again.
+MAX_RECEIVE_COUNT: Final = 5
+# Long enough for someone back from a holiday to look at, and redrive, what was parked.
+DEAD_LETTER_RETENTION: Final = cdk.Duration.days(14)
+
+
+class Ingress(Construct):
+    """The topic and queue producers write to, their dead-letter queue and their key.
+
+    Everything is encrypted with customer-managed keys (rotated yearly): SNS, SQS and
+    CloudWatch alarms need key-policy grants that AWS-managed keys cannot give them. Every
+    queue and topic refuses requests that are not over TLS.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, visibility_timeout_s: int) -> None:
+        super().__init__(scope, construct_id)
+
+        # Two keys, because each key's policy names what may use it: the queue key lets the
+        # topic in by its ARN, so the topic cannot also be encrypted with that key (the two
+        # resources would depend on each other).
+        self.topic_key = self._key(
+            ConstructId.TOPIC_KEY, "SMS gateway: encrypts its topics (messages, alarms)"
+        )
+        self.queue_key = self._key(
+            ConstructId.QUEUE_KEY, "SMS gateway: encrypts its queues (phone numbers at rest)"
+        )
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            ConstructId.DEAD_LETTER_QUEUE,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.queue_key,
+            enforce_ssl=True,
+            retention_period=DEAD_LETTER_RETENTION,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+
+        self.queue = sqs.Queue(
+            self,
+            ConstructId.QUEUE,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.queue_key,
+            enforce_ssl=True,
+            # SQS guidance: ≥ 6 × the function timeout, so a batch still being worked on is
+            # never handed to a second invocation (see sms_gateway.time_budget).
+            visibility_timeout=cdk.Duration.seconds(visibility_timeout_s),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=MAX_RECEIVE_COUNT, queue=self.dead_letter_queue
+            ),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+
+        self.topic = sns.Topic(
+            self,
+            ConstructId.TOPIC,
+            display_name="SMS gateway",
+            master_key=self.topic_key,
+            enforce_ssl=True,
+        )
+        self.topic.add_subscription(
+            subscriptions.SqsSubscription(
+                self.queue,
+                # The queue's body is then the message itself, as if sent to the queue.
+                raw_message_delivery=True,
+                # Should SNS ever fail to deliver to the queue, the message is parked, not lost.
+                dead_letter_queue=self.dead_letter_queue,
+            )
+        )
+
+    def _key(self, construct_id: str, description: str) -> kms.Key:
+        return kms.Key(
+            self,
+            construct_id,
+            description=description,
+            enable_key_rotation=True,
+            # What the keys encrypt is deleted with the stack; nothing else uses them.
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+            pending_window=cdk.Duration.days(7),
+        )

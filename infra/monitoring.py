@@ -1,0 +1,241 @@
+"""Monitoring: alarms to an alarm topic (and e-mail), and one dashboard for the gateway."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from infra.ingress import Ingress
+from infra.names import METRICS_NAMESPACE, ConstructId, Metric
+
+ONE_MINUTE: Final = cdk.Duration.minutes(1)
+FIVE_MINUTES: Final = cdk.Duration.minutes(5)
+
+
+def metrics_insights(
+    metric: Metric, period: cdk.Duration, aggregate: str = "SUM"
+) -> cloudwatch.MathExpression:
+    """One custom metric aggregated over all its dimensions (service, Reason, …).
+
+    A Metrics Insights query, so the alarm does not depend on which dimensions the function
+    attaches: a plain metric alarm matches one exact dimension set and would stay silent.
+    """
+    return cloudwatch.MathExpression(
+        # Built from our own constants only, never from input.
+        expression=f'SELECT {aggregate}("{metric}") FROM "{METRICS_NAMESPACE}"',  # noqa: S608
+        label=f"{metric} ({aggregate.lower()})",
+        period=period,
+        using_metrics={},
+    )
+
+
+class Monitoring(Construct):
+    """Alarms for what needs a person, and a dashboard for everything else."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        ingress: Ingress,
+        function: lambda_.Function,
+        rest_api: apigw.RestApi,
+        alarm_email: str | None,
+        oldest_message_threshold_s: int,
+    ) -> None:
+        super().__init__(scope, construct_id)
+
+        self.alarm_topic = sns.Topic(
+            self,
+            ConstructId.ALARM_TOPIC,
+            display_name="SMS gateway alarms",
+            master_key=ingress.topic_key,
+            enforce_ssl=True,
+        )
+        self._let_cloudwatch_publish(ingress)
+        if alarm_email is not None:
+            self.alarm_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+
+        dlq = ingress.dead_letter_queue
+        self.alarms = [
+            self._alarm(
+                ConstructId.DLQ_NOT_EMPTY_ALARM,
+                dlq.metric_approximate_number_of_messages_visible(
+                    period=ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                threshold=1,
+                description="Messages are parked in the dead-letter queue: each one was not "
+                "sent. Read their ErrorCode/ErrorMessage attributes, fix, then redrive.",
+            ),
+            self._alarm(
+                ConstructId.OLDEST_MESSAGE_ALARM,
+                ingress.queue.metric_approximate_age_of_oldest_message(
+                    period=ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                threshold=oldest_message_threshold_s,
+                description="A queued message has waited too long: the provider keeps failing, "
+                "or the concurrency cap cannot keep up with the queue.",
+            ),
+            self._alarm(
+                ConstructId.FUNCTION_ERRORS_ALARM,
+                function.metric_errors(period=FIVE_MINUTES, statistic=cloudwatch.Stats.SUM),
+                threshold=1,
+                description="The sender failed whole invocations (a crash, a timeout, a bad "
+                "deployment), not single messages. Check its logs.",
+            ),
+            self._alarm(
+                ConstructId.FUNCTION_THROTTLES_ALARM,
+                function.metric_throttles(period=FIVE_MINUTES, statistic=cloudwatch.Stats.SUM),
+                threshold=1,
+                description="The sender was throttled: the account's Lambda concurrency is "
+                "exhausted. Queued messages wait; API callers get errors.",
+            ),
+            self._alarm(
+                ConstructId.PROVIDER_ERRORS_ALARM,
+                metrics_insights(Metric.PROVIDER_ERRORS, FIVE_MINUTES),
+                threshold=1,
+                description="USpeedo refused or failed calls (see the metric's Reason "
+                "dimension): an outage, rejected credentials or an unknown Action.",
+            ),
+        ]
+
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            ConstructId.DASHBOARD,
+            default_interval=cdk.Duration.hours(3),
+            widgets=self._widgets(ingress, function, rest_api),
+        )
+
+    def _let_cloudwatch_publish(self, ingress: Ingress) -> None:
+        # Alarms publish as the CloudWatch service: it needs the key to encrypt, and the
+        # topic's policy to let it in (the TLS-only policy replaces SNS's default one).
+        ingress.topic_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" is this key
+            )
+        )
+        stack = cdk.Stack.of(self)
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name="*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
+        )
+
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        *,
+        threshold: float,
+        description: str,
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            # No data means nothing happened (no errors, an empty queue), not trouble.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
+        action = cloudwatch_actions.SnsAction(self.alarm_topic)
+        alarm.add_alarm_action(action)
+        alarm.add_ok_action(action)
+        return alarm
+
+    def _widgets(
+        self, ingress: Ingress, function: lambda_.Function, rest_api: apigw.RestApi
+    ) -> list[list[cloudwatch.IWidget]]:
+        queue, dlq = ingress.queue, ingress.dead_letter_queue
+        width = 8
+        return [
+            [cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24, height=3)],
+            [
+                cloudwatch.GraphWidget(
+                    title="Messages (custom metrics)",
+                    left=[
+                        metrics_insights(metric, FIVE_MINUTES)
+                        for metric in (
+                            Metric.MESSAGES_RECEIVED,
+                            Metric.MESSAGES_SENT,
+                            Metric.MESSAGES_REJECTED,
+                            Metric.MESSAGES_RETRIED,
+                            Metric.IDEMPOTENT_REPLAYS,
+                        )
+                    ],
+                    right=[metrics_insights(Metric.PHONES_SENT, FIVE_MINUTES)],
+                    width=width,
+                ),
+                cloudwatch.GraphWidget(
+                    title="Provider",
+                    left=[metrics_insights(Metric.PROVIDER_ERRORS, FIVE_MINUTES)],
+                    right=[metrics_insights(Metric.PROVIDER_LATENCY, FIVE_MINUTES, "MAX")],
+                    width=width,
+                ),
+                cloudwatch.GraphWidget(
+                    title="Queue",
+                    left=[
+                        queue.metric_approximate_number_of_messages_visible(),
+                        queue.metric_approximate_number_of_messages_not_visible(),
+                        dlq.metric_approximate_number_of_messages_visible(label="Dead-letter"),
+                    ],
+                    right=[queue.metric_approximate_age_of_oldest_message()],
+                    width=width,
+                ),
+            ],
+            [
+                cloudwatch.GraphWidget(
+                    title="Function",
+                    left=[
+                        function.metric_invocations(),
+                        function.metric_errors(),
+                        function.metric_throttles(),
+                    ],
+                    right=[function.metric_duration(statistic=cloudwatch.Stats.percentile(99))],
+                    width=width,
+                ),
+                cloudwatch.GraphWidget(
+                    title="API",
+                    left=[
+                        rest_api.metric_count(),
+                        rest_api.metric_client_error(),
+                        rest_api.metric_server_error(),
+                    ],
+                    right=[rest_api.metric_latency(statistic=cloudwatch.Stats.percentile(99))],
+                    width=width,
+                ),
+                cloudwatch.GraphWidget(
+                    title="Concurrency",
+                    left=[
+                        function.metric("ConcurrentExecutions", statistic=cloudwatch.Stats.MAXIMUM)
+                    ],
+                    width=width,
+                ),
+            ],
+        ]

@@ -1,0 +1,122 @@
+"""Every name the stack, its tests and its users rely on, in one place.
+
+Construct ids become CloudFormation logical ids: renaming one replaces the resource on the
+next deploy (a new queue, a new table), so change them on purpose only.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+# The stack.
+STACK_ID: Final = "SmsGateway"
+STACK_DESCRIPTION: Final = (
+    "SMS gateway in front of USpeedo: SNS/SQS/API ingress, one Lambda sender, alarms"
+)
+PROJECT_TAG: Final = "sms-gateway"
+
+
+class ContextKey(StrEnum):
+    """The `cdk.json` context keys (contract), each overridable with `-c key=value`."""
+
+    SECRET_ARN = "secretArn"  # noqa: S105 (a key's name, not a secret)
+    SENDER_ID = "senderId"
+    DEFAULT_COUNTRY_CODE = "defaultCountryCode"
+    USPEEDO_ENDPOINT = "uspeedoEndpoint"
+    USPEEDO_ACTION = "uspeedoAction"
+    MAX_CONCURRENCY = "maxConcurrency"
+    ALARM_EMAIL = "alarmEmail"
+    EXTRA_TOPIC_ARNS = "extraTopicArns"
+
+
+# A diagnostic switch, not a setting: `-c nagAcknowledgements=false` shows every raw cdk-nag
+# finding (synth then fails on them). The tests use it to prove each acknowledgement is needed.
+NAG_ACKNOWLEDGEMENTS_CONTEXT_KEY: Final = "nagAcknowledgements"
+
+
+class Output(StrEnum):
+    """The stack outputs (contract): `make deploy` writes them to `cdk-outputs.json`."""
+
+    TOPIC_ARN = "TopicArn"
+    QUEUE_URL = "QueueUrl"
+    DEAD_LETTER_QUEUE_URL = "DeadLetterQueueUrl"
+    API_URL = "ApiUrl"
+    API_KEY_ID = "ApiKeyId"
+    SECRET_ARN = "SecretArn"  # noqa: S105 (an output's name, not a secret)
+    FUNCTION_NAME = "FunctionName"
+    ALARM_TOPIC_ARN = "AlarmTopicArn"
+
+
+class ConstructId(StrEnum):
+    """Construct ids, top level first. They end up in logical ids and resource names."""
+
+    # The capabilities the stack composes.
+    INGRESS = "Ingress"
+    SENDER = "Sender"
+    API = "Api"
+    MONITORING = "Monitoring"
+    # Ingress.
+    TOPIC_KEY = "TopicKey"
+    QUEUE_KEY = "QueueKey"
+    TOPIC = "Topic"
+    QUEUE = "Queue"
+    DEAD_LETTER_QUEUE = "DeadLetterQueue"
+    # Sender.
+    SECRET = "UspeedoSecret"  # noqa: S105 (a construct id, not a secret)
+    IDEMPOTENCY_TABLE = "IdempotencyTable"
+    FUNCTION = "Function"
+    FUNCTION_ROLE = "FunctionRole"
+    FUNCTION_LOG_GROUP = "FunctionLogs"
+    ASYNC_INVOKE_CONFIG = "AsyncInvokeConfig"
+    EXTRA_TOPIC = "ExtraTopic"  # + a digest of the topic's ARN
+    # API.
+    REST_API = "RestApi"
+    ACCESS_LOGS = "AccessLogs"
+    MESSAGE_MODEL = "MessageModel"
+    BODY_VALIDATOR = "BodyValidator"
+    PARAMETERS_VALIDATOR = "ParametersValidator"
+    API_KEY = "ApiKey"
+    USAGE_PLAN = "UsagePlan"
+    # Monitoring.
+    ALARM_TOPIC = "AlarmTopic"
+    DASHBOARD = "Dashboard"
+    DLQ_NOT_EMPTY_ALARM = "DeadLetterQueueNotEmpty"
+    OLDEST_MESSAGE_ALARM = "OldestMessageTooOld"
+    FUNCTION_ERRORS_ALARM = "FunctionErrors"
+    FUNCTION_THROTTLES_ALARM = "FunctionThrottles"
+    PROVIDER_ERRORS_ALARM = "ProviderErrors"
+
+
+# The Lambda's code (contract).
+FUNCTION_HANDLER: Final = "sms_gateway.handler.lambda_handler"
+SERVICE_NAME: Final = "sms-gateway"
+
+# API Gateway.
+API_STAGE_NAME: Final = "v1"
+MESSAGES_PATH: Final = "messages"
+OPENAPI_PATH: Final = "openapi.json"  # the function describes its own API
+SESSION_NO_PARAMETER: Final = "SessionNo"
+IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
+MESSAGE_MODEL_NAME: Final = "Message"
+
+
+class Metric(StrEnum):
+    """The custom metrics the function emits (EMF, namespace `SmsGateway`).
+
+    The alarms and the dashboard read these names: the function must emit exactly them.
+    Dimensions do not matter here: the stack queries them with Metrics Insights, which sums
+    over every dimension (service, Reason, …).
+    """
+
+    MESSAGES_RECEIVED = "MessagesReceived"
+    MESSAGES_SENT = "MessagesSent"
+    MESSAGES_REJECTED = "MessagesRejected"
+    MESSAGES_RETRIED = "MessagesRetried"
+    PHONES_SENT = "PhonesSent"
+    PROVIDER_ERRORS = "ProviderErrors"
+    PROVIDER_LATENCY = "ProviderLatency"
+    IDEMPOTENT_REPLAYS = "IdempotentReplays"
+
+
+METRICS_NAMESPACE: Final = "SmsGateway"

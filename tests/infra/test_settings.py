@@ -1,0 +1,108 @@
+"""Settings: cdk.json's typed values and `-c key=value` strings both work; a bad value fails
+the synth with the key's name instead of deploying something broken."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra.settings import DEFAULT_MAX_CONCURRENCY, GatewaySettings, SettingsError
+from tests.infra.conftest import cdk_json_context
+
+TOPIC_A = "arn:aws:sns:ap-southeast-1:123456789012:orders"
+TOPIC_B = "arn:aws:sns:ap-southeast-1:123456789012:signups"
+
+
+def _settings(**overrides: Any) -> GatewaySettings:
+    context = {**cdk_json_context(), **overrides}
+    return GatewaySettings.from_context(context.get)
+
+
+def test_cdk_json_defaults() -> None:
+    settings = _settings()
+
+    assert settings.secret_arn is None  # the stack creates the secret
+    assert settings.sender_id is None
+    assert settings.default_country_code == "86"
+    assert settings.uspeedo_endpoint == "https://api.uspeedo.com/api"
+    assert settings.uspeedo_action == "SendUSMSMessage"
+    assert settings.max_concurrency == DEFAULT_MAX_CONCURRENCY
+    assert settings.alarm_email is None
+    assert settings.extra_topic_arns == ()
+
+
+def test_cdk_json_has_every_context_key_of_the_contract() -> None:
+    assert set(cdk_json_context()) >= {
+        "secretArn",
+        "senderId",
+        "defaultCountryCode",
+        "uspeedoEndpoint",
+        "uspeedoAction",
+        "maxConcurrency",
+        "alarmEmail",
+        "extraTopicArns",
+    }
+
+
+def test_settings_work_without_cdk_json() -> None:
+    assert GatewaySettings.from_context(lambda _key: None) == _settings()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (f"{TOPIC_A},{TOPIC_B}", (TOPIC_A, TOPIC_B)),
+        (f'["{TOPIC_A}", "{TOPIC_B}"]', (TOPIC_A, TOPIC_B)),
+        ([TOPIC_A, TOPIC_A], (TOPIC_A,)),
+        (f" {TOPIC_A} , ", (TOPIC_A,)),
+    ],
+)
+def test_extra_topics_as_list_json_or_comma_separated(given: object, expected: tuple[str]) -> None:
+    assert _settings(extraTopicArns=given).extra_topic_arns == expected
+
+
+@pytest.mark.parametrize(("given", "expected"), [("12", 12), (12, 12), ("", 5)])
+def test_max_concurrency_from_a_string_or_a_number(given: object, expected: int) -> None:
+    assert _settings(maxConcurrency=given).max_concurrency == expected
+
+
+def test_country_code_as_a_number() -> None:
+    assert _settings(defaultCountryCode=44).default_country_code == "44"
+
+
+@pytest.mark.parametrize(
+    ("arn", "complete"),
+    [
+        ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:uspeedo-AbC123", True),
+        ("arn:aws:secretsmanager:eu-west-1:123456789012:secret:uspeedo", False),
+    ],
+)
+def test_secret_arn_with_or_without_its_random_suffix(arn: str, complete: bool) -> None:
+    settings = _settings(secretArn=arn)
+
+    assert settings.secret_arn == arn
+    assert settings.secret_arn_is_complete is complete
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("secretArn", "uspeedo-credentials"),
+        ("senderId", "TwelveChars!"),
+        ("defaultCountryCode", "+86"),
+        ("defaultCountryCode", "0086"),
+        ("uspeedoEndpoint", "http://api.uspeedo.com/api"),
+        ("uspeedoAction", "SendSms"),
+        ("maxConcurrency", 1),
+        ("maxConcurrency", "1001"),
+        ("maxConcurrency", "five"),
+        ("maxConcurrency", True),
+        ("alarmEmail", "oncall"),
+        ("extraTopicArns", "arn:aws:sqs:eu-west-1:123456789012:not-a-topic"),
+        ("extraTopicArns", {"topic": TOPIC_A}),
+    ],
+)
+def test_a_bad_value_names_its_key(key: str, value: object) -> None:
+    with pytest.raises(SettingsError, match=f"^{key}: "):
+        _settings(**{key: value})
