@@ -12,15 +12,13 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.names import ConstructId
+from infra.queue_settings import (
+    DEAD_LETTER_RETENTION_DAYS,
+    MAX_RECEIVE_COUNT,
+    RAW_MESSAGE_DELIVERY,
+)
 
-# A message that failed transiently is received again after each visibility timeout; five
-# receives (≈ 5 × 6 min) ride out a provider outage of about half an hour, which is also
-# about as long as a one-time code stays useful. AWS's guidance for Lambda consumers is at
-# least 5, so that a burst of throttling alone cannot push a message into the dead-letter
-# queue. Idempotency makes each retry safe: numbers already sent are not sent again.
-MAX_RECEIVE_COUNT: Final = 5
-# Long enough for someone back from a holiday to look at, and redrive, what was parked.
-DEAD_LETTER_RETENTION: Final = cdk.Duration.days(14)
+DEAD_LETTER_RETENTION: Final = cdk.Duration.days(DEAD_LETTER_RETENTION_DAYS)
 
 
 class Ingress(Construct):
@@ -80,7 +78,7 @@ class Ingress(Construct):
             subscriptions.SqsSubscription(
                 self.queue,
                 # The queue's body is then the message itself, as if sent to the queue.
-                raw_message_delivery=True,
+                raw_message_delivery=RAW_MESSAGE_DELIVERY,
                 # Should SNS ever fail to deliver to the queue, the message is parked, not lost.
                 dead_letter_queue=self.dead_letter_queue,
             )

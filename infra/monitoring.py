@@ -106,6 +106,14 @@ class Monitoring(Construct):
                 description="USpeedo refused or failed calls (see the metric's Reason "
                 "dimension): an outage, rejected credentials or an unknown Action.",
             ),
+            self._alarm(
+                ConstructId.PROVIDER_ACTION_UNKNOWN_ALARM,
+                metrics_insights(Metric.PROVIDER_ACTION_UNKNOWN, FIVE_MINUTES),
+                threshold=1,
+                description="USpeedo does not know the configured action (RetCode 160/161): "
+                "it may have retired SendUSMSMessage. Nothing is sent; messages are retried. "
+                "Redeploy with -c uspeedoAction=SendBatchUSMSMessage.",
+            ),
         ]
 
         self.dashboard = cloudwatch.Dashboard(
@@ -189,7 +197,10 @@ class Monitoring(Construct):
                             Metric.IDEMPOTENT_REPLAYS,
                         )
                     ],
-                    right=[metrics_insights(Metric.PHONES_SENT, FIVE_MINUTES)],
+                    right=[
+                        metrics_insights(Metric.PHONES_SENT, FIVE_MINUTES),
+                        metrics_insights(Metric.PHONES_REFUSED, FIVE_MINUTES),
+                    ],
                     width=width,
                 ),
                 cloudwatch.GraphWidget(

@@ -86,6 +86,7 @@ class ConstructId(StrEnum):
     FUNCTION_ERRORS_ALARM = "FunctionErrors"
     FUNCTION_THROTTLES_ALARM = "FunctionThrottles"
     PROVIDER_ERRORS_ALARM = "ProviderErrors"
+    PROVIDER_ACTION_UNKNOWN_ALARM = "ProviderActionUnknown"
 
 
 # The Lambda's code (contract).
@@ -117,6 +118,8 @@ class Metric(StrEnum):
     PROVIDER_ERRORS = "ProviderErrors"
     PROVIDER_LATENCY = "ProviderLatency"
     IDEMPOTENT_REPLAYS = "IdempotentReplays"
+    PROVIDER_ACTION_UNKNOWN = "ProviderActionUnknown"
+    PHONES_REFUSED = "PhonesRefused"
 
 
 METRICS_NAMESPACE: Final = "SmsGateway"

@@ -14,6 +14,29 @@ EVENTS = Path(__file__).parent / "events"
 TEMPLATE_ID = "UTA2211ABCDEF"
 
 
+def drain_queue(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Every message of a queue, in order, consumed: its body and its attributes as strings."""
+    found: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        if not batch:
+            return found
+        for item in batch:
+            attributes = {
+                name: value["StringValue"]
+                for name, value in item.get("MessageAttributes", {}).items()
+            }
+            found.append({"Body": item["Body"], "Attributes": attributes})
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(batch)
+            ],
+        )
+
+
 def load_event(name: str) -> dict[str, Any]:
     """A fresh copy of `tests/events/<name>.json`."""
     event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())

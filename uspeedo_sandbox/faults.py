@@ -8,17 +8,24 @@ from __future__ import annotations
 import dataclasses
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from sms_gateway.retcodes import SERVER_ERROR
+from uspeedo_sandbox.rules import number_key
 
 #: slow: sleep `delay` s, then answer normally. status: HTTP `status` with a JSON error body.
 #: retcode: HTTP 200 with RetCode `ret_code`. drop: read the request, then RST the socket.
 #: hang: read the request, never answer (until the fault is cleared or the server stops).
 #: garbage: HTTP 200 with a non-JSON body. truncated: a Content-Length longer than the body.
-FAULT_KINDS = frozenset({"slow", "status", "retcode", "drop", "hang", "garbage", "truncated"})
+#: refuse: answer normally, but the numbers in `phones` (every number when None) cannot be
+#: reached: SendBatchUSMSMessage lists them in `FailContent` (reason: `message`) and sends
+#: the rest; SendUSMSMessage refuses the whole request with 18014, as it does bad numbers.
+FAULT_KINDS = frozenset(
+    {"slow", "status", "retcode", "drop", "hang", "garbage", "truncated", "refuse"}
+)
+DEFAULT_REFUSAL = "number unreachable (sandbox fault)"
 
 
 def _is_int(value: object) -> bool:
@@ -37,8 +44,10 @@ class Fault:
     `probability`: chance to apply to a matching request, drawn from an RNG seeded with
     `seed`, so the same sequence of requests meets the same faults on every run.
     `action`: apply only to requests with this `Action` (None: any request).
-    `template_id`: apply only to requests with this `TemplateId` — so one message of a
-    concurrent batch can fail while the others go through.
+    `template_id`: apply only to requests with this `TemplateId` (SendBatchUSMSMessage: of
+    any of its tasks) — so one message of a concurrent batch can fail while the others go
+    through. `phones` (refuse): the numbers refused, as the provider accepts them
+    (`(86)13800138000`, `(0086)…`, bare China numbers); None refuses every number.
     """
 
     kind: str
@@ -51,9 +60,12 @@ class Fault:
     status: int = 503  # status
     retry_after: int | None = None  # status: the Retry-After header, in seconds
     ret_code: int = SERVER_ERROR  # retcode
-    message: str | None = None  # status, retcode: the Message answered
+    message: str | None = None  # status, retcode: the Message; refuse: FailureDetails
+    phones: tuple[str, ...] | None = None  # refuse
 
     def __post_init__(self) -> None:
+        if isinstance(self.phones, list):  # from JSON; a tuple keeps the fault hashable
+            object.__setattr__(self, "phones", tuple(self.phones))
         problems = list(self._problems())
         if problems:
             raise ValueError("invalid fault: " + "; ".join(problems))
@@ -82,7 +94,23 @@ class Fault:
             out.append("ret_code must be an integer")
         if self.message is not None and not isinstance(self.message, str):
             out.append("message must be a string or null")
+        if self.phones is not None and (
+            not isinstance(self.phones, tuple) or not all(number_key(p) for p in self.phones)
+        ):
+            out.append("phones must be a list of numbers like (86)13800138000, or null")
         return out
+
+    def refuses(self, number: object) -> bool:
+        """Whether a `refuse` fault makes `number` unreachable."""
+        if self.phones is None:
+            return True
+        key = number_key(number)
+        return key is not None and key in {number_key(p) for p in self.phones}
+
+    @property
+    def refusal_reason(self) -> str:
+        """The FailureDetails of a number a `refuse` fault refuses."""
+        return self.message or DEFAULT_REFUSAL
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Fault:
@@ -150,15 +178,15 @@ class FaultPlan:
         with self._cond:
             return [active.fault for active in self._active]
 
-    def pick(self, action: str | None, template_id: Any = None) -> Pick | None:
-        """The fault to apply to a request with this Action (and TemplateId), if any;
-        consumes one `count`."""
+    def pick(self, action: str | None, template_ids: Collection[Any] = ()) -> Pick | None:
+        """The fault to apply to a request with this Action (and these TemplateIds), if
+        any; consumes one `count`."""
         with self._cond:
             for active in self._active:
                 fault = active.fault
                 if fault.action is not None and fault.action != action:
                     continue
-                if fault.template_id is not None and fault.template_id != template_id:
+                if fault.template_id is not None and fault.template_id not in template_ids:
                     continue
                 if active.remaining == 0:
                     continue

@@ -1,5 +1,10 @@
 """The provider's checks, as pure functions: each raises `RefusalError` with the RetCode USpeedo
-would answer (shared/uspeedo-api.md, seed-SendUSMSMessage.md)."""
+would answer (shared/uspeedo-api.md, seed-SendUSMSMessage.md).
+
+SendBatchUSMSMessage's checks are split the way the real API answers them: a malformed
+request (missing or mistyped fields, more than 1,000 targets) is refused as a whole with a
+RetCode; a target whose number or parameters the provider will not take is refused alone,
+in `FailContent`, while the rest are sent (`target_problem`, `task_problem`)."""
 
 from __future__ import annotations
 
@@ -191,6 +196,100 @@ def check_send(body: Mapping[str, Any], templates: Mapping[str, int] | None) -> 
                 retcodes.PARAMS_MISMATCH,
                 f"template {template_id} takes {templates[template_id]} TemplateParams",
             )
+
+
+def check_batch(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """SendBatchUSMSMessage's request rules; returns its tasks. 215397 for a missing
+    TaskContent, TemplateId, Target or Phone; 215392 for a mistyped one or a malformed
+    SenderId, TemplateParams, ExtendCode or UserId; 18019 for more than 1,000 targets."""
+    tasks = body.get("TaskContent")
+    if tasks is None or tasks == []:
+        raise RefusalError(retcodes.MISSING_PARAMETER, "missing TaskContent")
+    if not isinstance(tasks, list) or not all(isinstance(task, dict) for task in tasks):
+        raise RefusalError(retcodes.PARAMETER_ERROR, "TaskContent must be a list of objects")
+    for i, task in enumerate(tasks):
+        _check_task(i, task)
+    if sum(len(task["Target"]) for task in tasks) > MAX_PHONE_NUMBERS:
+        raise RefusalError(retcodes.TOO_MANY_NUMBERS, "more than 1000 Target numbers")
+    for i, task in enumerate(tasks):
+        for j, target in enumerate(task["Target"]):
+            _check_target(f"TaskContent[{i}].Target[{j}]", target)
+    return tasks
+
+
+def _check_task(index: int, task: Mapping[str, Any]) -> None:
+    where = f"TaskContent[{index}]"
+    template_id = task.get("TemplateId")
+    if template_id is None or template_id == "":
+        raise RefusalError(retcodes.MISSING_PARAMETER, f"missing {where}.TemplateId")
+    if not isinstance(template_id, str):
+        raise RefusalError(retcodes.PARAMETER_ERROR, f"{where}.TemplateId must be a string")
+    sender_id = task.get("SenderId")
+    if sender_id is not None and (
+        not isinstance(sender_id, str) or len(sender_id) > MAX_SENDER_ID_LENGTH
+    ):
+        raise RefusalError(
+            retcodes.PARAMETER_ERROR, f"{where}.SenderId must be a string of at most 11"
+        )
+    targets = task.get("Target")
+    if targets is None or targets == []:
+        raise RefusalError(retcodes.MISSING_PARAMETER, f"missing {where}.Target")
+    if not isinstance(targets, list) or not all(isinstance(t, dict) for t in targets):
+        raise RefusalError(retcodes.PARAMETER_ERROR, f"{where}.Target must be a list of objects")
+
+
+def _check_target(where: str, target: Mapping[str, Any]) -> None:
+    phone = target.get("Phone")
+    if phone is None or phone == "":
+        raise RefusalError(retcodes.MISSING_PARAMETER, f"missing {where}.Phone")
+    if not isinstance(phone, str):
+        raise RefusalError(retcodes.PARAMETER_ERROR, f"{where}.Phone must be a string")
+    params = target.get("TemplateParams")
+    if params is not None and (
+        not isinstance(params, list) or not all(isinstance(p, str) or _is_int(p) for p in params)
+    ):
+        raise RefusalError(
+            retcodes.PARAMETER_ERROR, f"{where}.TemplateParams must be a list of strings"
+        )
+    extend_code = target.get("ExtendCode")
+    if extend_code is not None and (
+        not isinstance(extend_code, str) or not _DIGITS.fullmatch(extend_code)
+    ):
+        raise RefusalError(retcodes.PARAMETER_ERROR, f"{where}.ExtendCode must be digits")
+    user_id = target.get("UserId")
+    if user_id is not None and not _valid_user_id(user_id):
+        raise RefusalError(
+            retcodes.PARAMETER_ERROR,
+            f"{where}.UserId must be a string of at most 32, without single quotes or emoji",
+        )
+
+
+def task_problem(task: Mapping[str, Any], templates: Mapping[str, int] | None) -> str | None:
+    """Why the provider takes none of a (well-formed) task's targets, if it does not."""
+    if templates is not None and task["TemplateId"] not in templates:
+        return "template not found or not approved"
+    return None
+
+
+def target_problem(
+    task: Mapping[str, Any], target: Mapping[str, Any], templates: Mapping[str, int] | None
+) -> str | None:
+    """Why the provider refuses one (well-formed) target of a task, if it does."""
+    if not is_phone_number(target["Phone"]):
+        return "invalid phone number"
+    if templates is not None:
+        expected = templates[task["TemplateId"]]
+        if len(target.get("TemplateParams") or []) != expected:
+            return f"template takes {expected} TemplateParams"
+    return None
+
+
+def number_key(number: object) -> tuple[str, str] | None:
+    """(CountryCode, Phone) of a number in a format the provider accepts, so `(0086)…`,
+    `(86)…` and a bare China number compare equal; None for anything else."""
+    if not isinstance(number, str) or not is_phone_number(number):
+        return None
+    return split_phone_number(number)
 
 
 def _valid_user_id(value: object) -> bool:

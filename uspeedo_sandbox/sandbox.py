@@ -117,7 +117,8 @@ class Sandbox:
 
     @property
     def accepted(self) -> list[AcceptedMessage]:
-        """The accepted SendUSMSMessage requests, newest last (a copy)."""
+        """The accepted sends (SendUSMSMessage, and SendBatchUSMSMessage that took at least
+        one number), newest last (a copy); `targets` of each is what every number got."""
         return self._store.accepted()
 
     @property

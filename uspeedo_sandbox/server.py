@@ -182,17 +182,21 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 )
             )
 
-        template_id = parsed.get("TemplateId") if isinstance(parsed, dict) else None
-        pick = self.server.faults.pick(action, template_id)
-        if pick is not None and pick.fault.kind != "slow":
+        pick = self.server.faults.pick(action, _template_ids(parsed))
+        if pick is not None and pick.fault.kind not in ("slow", "refuse"):
             self._apply_fault(pick, parsed, record)
             return
-        if pick is not None and not self.server.faults.sleep(pick.fault.delay):
+        if (
+            pick is not None
+            and pick.fault.kind == "slow"
+            and not self.server.faults.sleep(pick.fault.delay)
+        ):
             record(None, None, "slow")  # the server stopped while sleeping: no answer
             self.close_connection = True
             return
         headers = {name.lower(): value for name, value in self.headers.items()}
-        answer = self.server.provider.handle(headers, parsed, parsed_ok)
+        refuse = pick.fault if pick is not None and pick.fault.kind == "refuse" else None
+        answer = self.server.provider.handle(headers, parsed, parsed_ok, refuse)
         # Record before answering: a client that has its answer can already see the record.
         record(answer["RetCode"], 200, pick.fault.kind if pick else None)
         self._send_json(200, answer)
@@ -369,6 +373,16 @@ class SandboxHandler(BaseHTTPRequestHandler):
         # One write per response (headers and body together): with TCP_NODELAY this keeps
         # keep-alive clients from waiting on delayed ACKs, even if one of the two is lost.
         self.wfile.write(head.encode("latin-1") + b"\r\n" + body)
+
+
+def _template_ids(parsed: Any) -> tuple[Any, ...]:
+    """The TemplateIds a request names: SendUSMSMessage's, or each batch task's."""
+    if not isinstance(parsed, dict):
+        return ()
+    tasks = parsed.get("TaskContent")
+    tasks = tasks if isinstance(tasks, list) else []
+    in_tasks = [task.get("TemplateId") for task in tasks if isinstance(task, dict)]
+    return (parsed.get("TemplateId"), *in_tasks)
 
 
 def serve_forever_in_thread(server: SandboxHTTPServer) -> threading.Thread:

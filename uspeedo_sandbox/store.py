@@ -12,16 +12,72 @@ from typing import Any
 NONCE_TTL_SECONDS = 300
 
 
+_TARGET_FIELDS = ("TemplateParams", "ExtendCode", "UserId")
+
+
 @dataclass(frozen=True)
 class AcceptedMessage:
-    """An accepted SendUSMSMessage: the signed request body as received, and its SessionNo."""
+    """An accepted send: the signed request body as received, its SessionNo, and (from
+    SendBatchUSMSMessage) the numbers it refused, `{"Phone", "Reason"}` each.
+
+    `targets` is what each accepted number gets, in one shape for both actions:
+    `{"Phone", "TemplateId", "SenderId"?, "TemplateParams"?, "ExtendCode"?, "UserId"?}` —
+    so a test can check per-number parameters without caring which action carried them.
+    """
 
     body: dict[str, Any]
     session_no: str
+    refused: tuple[dict[str, str], ...] = ()
+
+    @property
+    def action(self) -> str:
+        """The request's Action."""
+        return str(self.body.get("Action"))
+
+    @property
+    def targets(self) -> list[dict[str, Any]]:
+        """Every accepted number with what it was sent, in request order."""
+        refused = {item["Phone"] for item in self.refused}
+        out: list[dict[str, Any]] = []
+        for shared, target in _targets_of(self.body):
+            if target["Phone"] in refused:
+                continue
+            out.append(
+                {
+                    "Phone": target["Phone"],
+                    **shared,
+                    **{k: target[k] for k in _TARGET_FIELDS if target.get(k) is not None},
+                }
+            )
+        return out
 
     def to_json(self) -> dict[str, Any]:
-        """The form `GET /_sandbox/messages` lists."""
-        return {"Body": self.body, "SessionNo": self.session_no}
+        """The form `GET /_sandbox/messages` lists: `Action`, `Body`, `SessionNo`,
+        `Targets` (as `targets`) and `Refused`."""
+        return {
+            "Action": self.action,
+            "Body": self.body,
+            "SessionNo": self.session_no,
+            "Targets": self.targets,
+            "Refused": [dict(item) for item in self.refused],
+        }
+
+
+def _targets_of(body: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(the task's shared fields, the target) for each number of an accepted body."""
+    if "TaskContent" in body:
+        return [
+            (
+                {k: task[k] for k in ("TemplateId", "SenderId") if task.get(k) is not None},
+                target,
+            )
+            for task in body["TaskContent"]
+            for target in task["Target"]
+        ]
+    shared = {
+        k: body[k] for k in ("TemplateId", "SenderId", *_TARGET_FIELDS) if body.get(k) is not None
+    }
+    return [(shared, {"Phone": number}) for number in body["PhoneNumbers"]]
 
 
 @dataclass(frozen=True)
@@ -65,8 +121,7 @@ class Session:
     """What GetUSMSSendReceipt needs of an accepted message."""
 
     owner: str  # the access key that sent it: receipts are not shown to other keys
-    phone_numbers: tuple[str, ...]
-    user_id: str
+    recipients: tuple[tuple[str, str], ...]  # (number, UserId or "") per accepted number
     accepted_at: int
 
 
@@ -87,11 +142,17 @@ class Store:
         with self._lock:
             self._requests.append(request)
 
-    def accept(self, body: dict[str, Any], session: Session) -> str:
-        """Store an accepted message; returns its fresh SessionNo."""
+    def accept(
+        self,
+        body: dict[str, Any],
+        session: Session,
+        refused: tuple[dict[str, str], ...] = (),
+    ) -> str:
+        """Store an accepted message (and the numbers it refused); returns its fresh
+        SessionNo."""
         session_no = str(uuid.uuid4())
         with self._lock:
-            self._accepted.append(AcceptedMessage(copy.deepcopy(body), session_no))
+            self._accepted.append(AcceptedMessage(copy.deepcopy(body), session_no, refused))
             self._sessions[session_no] = session
         return session_no
 
@@ -121,7 +182,10 @@ class Store:
     def accepted(self) -> list[AcceptedMessage]:
         """A deep copy of the accepted messages, newest last."""
         with self._lock:
-            return [replace(m, body=copy.deepcopy(m.body)) for m in self._accepted]
+            return [
+                replace(m, body=copy.deepcopy(m.body), refused=tuple(map(dict, m.refused)))
+                for m in self._accepted
+            ]
 
     def requests(self) -> list[RecordedRequest]:
         """A copy of the request records, newest last."""

@@ -8,6 +8,7 @@ method 405 — never 500.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, Final
@@ -19,6 +20,7 @@ from sms_gateway.errors import (
     GatewayError,
     IdempotencyKeyReusedError,
     MessageValidationError,
+    NumbersRefusedError,
     PermanentError,
     UnknownOutcomeError,
     UspeedoError,
@@ -30,6 +32,8 @@ from sms_gateway.uspeedo_client import MAX_SESSIONS_PER_RECEIPT_CALL, SessionRec
 
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 MESSAGES_PATH: Final = "/messages"
+# API Gateway's integration timeout for REST APIs.
+API_GATEWAY_TIMEOUT_S: Final = 29
 # Seconds a client should wait before trying again after a 502/503.
 DEFAULT_RETRY_AFTER_S: Final = 30
 # Known routes and their methods, to tell a wrong method (405) from a wrong path (404).
@@ -63,6 +67,9 @@ def error_body(error: GatewayError) -> dict[str, Any]:
         detail["Fields"] = [e.as_dict() for e in error.errors]
     if isinstance(error, UspeedoError) and error.ret_code is not None:
         detail["RetCode"] = error.ret_code
+    if isinstance(error, NumbersRefusedError):
+        # The caller sent these numbers and needs to know which ones; never logged.
+        detail["Failed"] = [f.as_dict() for f in error.failed]
     return {"Error": detail}
 
 
@@ -77,7 +84,7 @@ def build_api(gateway: Callable[[], Gateway]) -> APIGatewayRestResolver:
         outcome = gateway().accept(
             event.decoded_body or "",
             key=key,
-            remaining_ms=app.lambda_context.get_remaining_time_in_millis,
+            remaining_ms=_api_deadline(app.lambda_context.get_remaining_time_in_millis),
         )
         return _json(HTTPStatus.OK, outcome.as_result())
 
@@ -151,6 +158,7 @@ def openapi_document() -> dict[str, Any]:
                     "Code": {"type": "string"},
                     "Message": {"type": "string"},
                     "Fields": {"type": "array", "items": {"type": "object"}},
+                    "Failed": {"type": "array", "items": {"type": "object"}},
                     "RetCode": {"type": "integer"},
                 },
                 "required": ["Code", "Message"],
@@ -164,6 +172,14 @@ def openapi_document() -> dict[str, Any]:
             "PhoneCount": {"type": "integer"},
             "UserId": {"type": "string"},
             "IdempotentReplay": {"type": "boolean"},
+            "Failed": {
+                "type": "array",
+                "description": "numbers the provider refused (the rest were sent)",
+                "items": {
+                    "type": "object",
+                    "properties": {"PhoneNumber": {"type": "string"}, "Reason": {"type": "string"}},
+                },
+            },
         },
         "required": ["SessionNos", "PhoneCount", "IdempotentReplay"],
     }
@@ -226,6 +242,19 @@ def openapi_document() -> dict[str, Any]:
             },
         },
     }
+
+
+def _api_deadline(lambda_remaining_ms: Callable[[], int]) -> Callable[[], int]:
+    """The time left for this request: API Gateway gives up after 29 s even though the
+    function may run longer, and a call started after that would send an SMS whose
+    caller already got a 504 — and would retry it."""
+    deadline = time.monotonic() + API_GATEWAY_TIMEOUT_S
+
+    def remaining_ms() -> int:
+        api_left = int((deadline - time.monotonic()) * 1000)
+        return min(lambda_remaining_ms(), api_left)
+
+    return remaining_ms
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:

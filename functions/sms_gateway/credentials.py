@@ -1,17 +1,18 @@
-"""USpeedo credentials from Secrets Manager, through Powertools parameters (cached)."""
+"""USpeedo credentials from Secrets Manager, through Powertools parameters (cached).
+
+Powertools' parameters package imports boto3 and all its providers: it is imported when a
+source is made (the gateway is built by the first invocation), not with this module.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Final
-
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import (
-    GetParameterError,
-    TransformParameterError,
-)
+from typing import TYPE_CHECKING, Any, Final
 
 from sms_gateway.errors import ConfigurationError
 from sms_gateway.uspeedo_client import Credentials
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 # Rotation takes effect within five minutes without a fetch per invocation; a credentials
 # RetCode forces an early refresh anyway.
@@ -22,11 +23,20 @@ class CredentialsSource:
     """Reads `{"AccessKeyId", "AccessKeySecret", "AccountId"?}` from one secret."""
 
     def __init__(self, secret_id: str, provider: SecretsProvider | None = None) -> None:
+        if provider is None:
+            from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+            provider = SecretsProvider()
         self.secret_id = secret_id
-        self._provider = provider or SecretsProvider()
+        self._provider = provider
 
     def get(self, *, refresh: bool = False) -> Credentials:
         """The credentials, from the cache unless `refresh` (after a credentials RetCode)."""
+        from aws_lambda_powertools.utilities.parameters.exceptions import (
+            GetParameterError,
+            TransformParameterError,
+        )
+
         try:
             value = self._provider.get(
                 self.secret_id, transform="json", max_age=CACHE_SECONDS, force_fetch=refresh

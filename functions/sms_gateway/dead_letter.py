@@ -3,7 +3,8 @@ reason beside it as message attributes a person (or `smsgw dlq list`) can read."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from sms_gateway.errors import GatewayError, UspeedoError
@@ -18,11 +19,34 @@ _MAX_REASON_CHARS: Final = 1_000
 
 
 class DeadLetterQueue:
-    """Writes permanent rejects to one SQS queue."""
+    """Writes permanent rejects to one SQS queue.
 
-    def __init__(self, queue_url: str, sqs_client: Any) -> None:
+    Give it a client, or a `client_factory` to make one when the first message is parked:
+    most containers never park one, and a boto3 client costs a cold start tens of ms.
+    """
+
+    def __init__(
+        self,
+        queue_url: str,
+        sqs_client: Any = None,
+        *,
+        client_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        if sqs_client is None and client_factory is None:
+            raise ValueError("give an SQS client or a factory for one")
         self.queue_url = queue_url
         self._sqs = sqs_client
+        self._client_factory = client_factory
+        self._lock = threading.Lock()
+
+    def _client(self) -> Any:
+        # Records are parked from worker threads; boto3 sessions must not make clients
+        # concurrently, so the first one is made under the lock.
+        with self._lock:
+            if self._sqs is None:
+                assert self._client_factory is not None
+                self._sqs = self._client_factory()
+            return self._sqs
 
     def park(
         self,
@@ -43,7 +67,7 @@ class DeadLetterQueue:
                 converted = _as_send_attribute(value)
                 if converted is not None:
                     attributes[name] = converted
-        self._sqs.send_message(
+        self._client().send_message(
             QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=attributes
         )
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from sms_gateway.redact import redact_text
+from sms_gateway.redact import mask_phone, redact_text
 
 
 class GatewayError(Exception):
@@ -149,3 +149,54 @@ class IdempotencyStoreError(GatewayError):
 
     code = "IdempotencyStoreUnavailable"
     retryable = True
+
+
+@dataclass(frozen=True)
+class FailedNumber:
+    """A number the provider refused (SendBatchUSMSMessage's `FailContent`) and why.
+
+    `phone_number` is the full `(CC)national` number: it goes back to the caller who sent
+    it, never to a log — `repr` masks it.
+    """
+
+    phone_number: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        """The contract's `{"PhoneNumber", "Reason"}` entry of a result's `Failed`."""
+        return {"PhoneNumber": self.phone_number, "Reason": self.reason}
+
+    def __repr__(self) -> str:
+        masked = mask_phone(self.phone_number)
+        return f"FailedNumber(phone_number={masked!r}, reason={self.reason!r})"
+
+
+class NumbersRefusedError(PermanentError):
+    """The provider accepted none of the message's numbers (every one is in `FailContent`).
+
+    Permanent: the same numbers would be refused again. `failed` holds each number with its
+    reason for the caller; the error's text (logged, and the dead-letter queue's
+    `ErrorMessage`) names them masked.
+    """
+
+    code = "ProviderRefusedNumbers"
+    _SHOWN: ClassVar[int] = 20  # numbers named in the text; the rest are counted
+
+    def __init__(
+        self,
+        failed: Sequence[FailedNumber],
+        *,
+        ret_code: int | None = None,
+        action: str | None = None,
+    ) -> None:
+        self.failed = tuple(failed)
+        shown = "; ".join(
+            f"{mask_phone(f.phone_number)}: {f.reason}" for f in self.failed[: self._SHOWN]
+        )
+        more = len(self.failed) - self._SHOWN
+        rest = f"; and {more} more" if more > 0 else ""
+        super().__init__(
+            f"the provider accepted none of the {len(self.failed)} numbers — {shown}{rest}",
+            ret_code=ret_code,
+            action=action,
+        )

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any, Final
 
 from sms_gateway.credentials import CredentialsSource
 from sms_gateway.dead_letter import DeadLetterQueue, reason_text
@@ -22,6 +20,9 @@ from sms_gateway.sender import RemainingMs, Sender, SendOutcome
 from sms_gateway.settings import Settings
 from sms_gateway.telemetry import Counters, counters, logger
 from sms_gateway.uspeedo_client import SessionReceipts
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # Upstream calls in flight at once per container: a 10-record batch, or a 10,000-number
 # message's ten chunks, take about one round trip. The SQS event source's maximum
@@ -52,21 +53,38 @@ class Gateway:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Gateway:
-        """The real thing: boto3 clients, Powertools' secret cache and idempotency table."""
+        """The real thing: boto3 clients, Powertools' secret cache and idempotency table.
+
+        Built by the first invocation, so boto3 is imported then, not by the handler's
+        import. The clients share one boto3 session: each new session parses botocore's
+        endpoint data again (tens of milliseconds of a cold start), and Powertools makes
+        a session of its own for every provider it is not given one for. The dead-letter
+        queue's client is made when the first message is parked, which most containers
+        never do.
+        """
         import boto3  # here: tests and local runs build their own clients
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
         settings = Settings.from_env(environ)
+        session = boto3.session.Session()
         ledger: ChunkLedger = (
-            DynamoLedger(settings.idempotency_table, settings.idempotency_ttl_s)
+            DynamoLedger(
+                settings.idempotency_table,
+                settings.idempotency_ttl_s,
+                boto3_client=session.client("dynamodb"),
+            )
             if settings.idempotency_table
             else NoLedger()
         )
         dead_letters = (
-            DeadLetterQueue(settings.dead_letter_queue_url, boto3.client("sqs"))
+            DeadLetterQueue(
+                settings.dead_letter_queue_url, client_factory=lambda: session.client("sqs")
+            )
             if settings.dead_letter_queue_url
             else None
         )
-        return cls.build(settings, CredentialsSource(settings.secret_id), ledger, dead_letters)
+        credentials = CredentialsSource(settings.secret_id, SecretsProvider(boto3_session=session))
+        return cls.build(settings, credentials, ledger, dead_letters)
 
     @classmethod
     def build(
@@ -144,7 +162,7 @@ class Gateway:
         else:
             self.telemetry.count("MessagesSent")
             self.telemetry.count("PhonesSent", outcome.phone_count)
-        logger.info("message sent", extra={"result": outcome.as_result()})
+        logger.info("message sent", extra={"result": outcome.as_log_result()})
 
     def _count_failure(self, error: GatewayError) -> None:
         name = "MessagesRetried" if error.retryable else "MessagesRejected"

@@ -2,26 +2,37 @@
 
 One function for SQS batches, SNS notifications, API Gateway proxy requests and direct
 invocations of a bare message. Thin: it names the event's kind and hands it on.
+
+A cold start imports what every message needs (the model, the sender, logs and metrics)
+and the SQS batch utilities (the main door; see `queues` for why before the rest). The
+REST resolver and its OpenAPI document wait for the first API Gateway event (`rest_api`);
+boto3 and the secret's provider for the first invocation, which builds the gateway.
+`make bench` measures each choice (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+# First, before pydantic is loaded by the model: see the queues module's docstring.
+from sms_gateway.queues import process_sns, process_sqs  # isort: split
 
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from sms_gateway.api import build_api
 from sms_gateway.event_kinds import EventKind, kind_of
 from sms_gateway.gateway import Gateway
-from sms_gateway.queues import process_sns, process_sqs
 from sms_gateway.telemetry import capture_lambda_handler, logger, metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # The client and the sender log through the standard library; once every module is
 # imported (so their loggers exist), give them the handler's JSON format and correlation ids.
 copy_config_to_registered_loggers(source_logger=logger, include={"sms_gateway"})
 
 _gateway: Gateway | None = None
+_api: APIGatewayRestResolver | None = None
 
 
 def gateway() -> Gateway:
@@ -38,7 +49,22 @@ def use_gateway(instance: Gateway | None) -> None:
     _gateway = instance
 
 
-api = build_api(gateway)
+def rest_api() -> APIGatewayRestResolver:
+    """The REST API's resolver, built on the first API Gateway event: queue traffic never
+    loads Powertools' event handler."""
+    global _api  # one per container, like the gateway
+    if _api is None:
+        from sms_gateway.api import build_api
+
+        _api = build_api(gateway)
+    return _api
+
+
+def __getattr__(name: str) -> Any:
+    # `handler.api` as before, built on first use (PEP 562).
+    if name == "api":
+        return rest_api()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -56,6 +82,6 @@ def lambda_handler(event: Any, context: LambdaContext) -> Any:
         return process_sns(event, context, current)
     if kind is EventKind.API:
         logger.set_correlation_id(event.get("requestContext", {}).get("requestId"))
-        return api.resolve(event, context)
+        return rest_api().resolve(event, context)
     outcome = current.accept(event, remaining_ms=context.get_remaining_time_in_millis)
     return outcome.as_result()

@@ -9,26 +9,17 @@ explicit key with a different message is refused instead of replayed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final, Protocol
-
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.idempotency.exceptions import (
-    IdempotencyAlreadyInProgressError,
-    IdempotencyPersistenceLayerError,
-    IdempotencyValidationError,
-)
-from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from sms_gateway.errors import (
     IdempotencyKeyReusedError,
     IdempotencyStoreError,
     MessageInProgressError,
 )
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 Chunk = dict[str, Any]  # {"key": str, "fingerprint": str, "request": {...}}
 ChunkResult = dict[str, Any]
@@ -60,9 +51,18 @@ def _mark_replay(response: Any, idempotent_data: DataRecord) -> Any:
 
 
 class DynamoLedger:
-    """Powertools' DynamoDB persistence layer, default table shape (`id`, `expiration`)."""
+    """Powertools' DynamoDB persistence layer, default table shape (`id`, `expiration`).
+
+    Powertools' idempotency utility (and boto3 with it) is imported when a ledger is made,
+    by the first invocation, not with this module."""
 
     def __init__(self, table_name: str, ttl_s: int, *, boto3_client: Any = None) -> None:
+        from aws_lambda_powertools.utilities.idempotency import (
+            DynamoDBPersistenceLayer,
+            IdempotencyConfig,
+            idempotent_function,
+        )
+
         self.config = IdempotencyConfig(
             event_key_jmespath="key",
             payload_validation_jmespath="fingerprint",
@@ -84,6 +84,12 @@ class DynamoLedger:
         self.config.register_lambda_context(context)
 
     def run(self, chunk: Chunk, deliver: Callable[[Chunk], ChunkResult]) -> ChunkResult:
+        from aws_lambda_powertools.utilities.idempotency.exceptions import (
+            IdempotencyAlreadyInProgressError,
+            IdempotencyPersistenceLayerError,
+            IdempotencyValidationError,
+        )
+
         try:
             result: ChunkResult = self._run(chunk=chunk, deliver=deliver)
         except IdempotencyValidationError:

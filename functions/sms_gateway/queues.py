@@ -1,21 +1,31 @@
-"""SQS batches and SNS notifications: every record sent, parked, or reported for retry."""
+"""SQS batches and SNS notifications: every record sent, parked, or reported for retry.
+
+Import this module before anything imports pydantic (the handler does): Powertools' batch
+utilities, imported once pydantic is loaded, also build every parser model Powertools has
+(≈100 ms of a cold start) for type aliases this module never uses — three times what the
+utilities cost on their own. SQS is the main door, so they are imported with the module,
+not by the first batch (benchmarks/RESULTS.md has both figures).
+"""
 
 from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.utilities.batch import (
     AsyncBatchProcessor,
     EventType,
     async_process_partial_response,
 )
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sms_gateway.deliveries import from_sns_record, from_sqs_record
-from sms_gateway.gateway import Gateway
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from sms_gateway.gateway import Gateway
 
 # One thread per record of a full batch (the event source's batch size is 10): records wait
 # on their chunks, the chunk pool bounds the calls upstream.

@@ -2,25 +2,34 @@
 
 The domain logic, free of event shapes: it takes a validated `Message`, returns what was
 sent, or raises one error of the family in `errors.py` that says what became of it.
+
+The upstream action: SendUSMSMessage for ordinary messages, unless `USPEEDO_ACTION` is
+SendBatchUSMSMessage; personalised messages (`Recipients`) always go as
+SendBatchUSMSMessage (`batch_action.py`). The batch action may refuse some numbers: the
+result lists them (`Failed`), and a message none of whose numbers was accepted is refused
+(`NumbersRefusedError`, permanent).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Protocol, TypeVar
 
-from sms_gateway import time_budget
+from sms_gateway import batch_action, time_budget
 from sms_gateway.credentials import CredentialsSource
 from sms_gateway.errors import (
     CredentialsError,
+    FailedNumber,
     GatewayError,
     IdempotencyKeyReusedError,
+    NumbersRefusedError,
     OutOfTimeError,
     PermanentError,
+    UnknownActionError,
     UnknownOutcomeError,
     UspeedoError,
 )
@@ -29,8 +38,10 @@ from sms_gateway.model import Message
 from sms_gateway.settings import Settings
 from sms_gateway.telemetry import Counters
 from sms_gateway.uspeedo_client import (
+    BATCH_ACTION,
+    SEND_ACTION,
+    BatchResult,
     Credentials,
-    SendResult,
     SessionReceipts,
     UspeedoClient,
 )
@@ -47,29 +58,62 @@ SAFETY_MARGIN_MS: Final = 2_000
 # re-sent; only then is the whole message worth retrying.
 _PRECEDENCE: Final = (IdempotencyKeyReusedError, PermanentError, UnknownOutcomeError)
 
+# The metric an alarm watches: the provider does not know the action we call (RetCode
+# 160/161) — USPEEDO_ACTION names an action it retired, or never had.
+ACTION_UNKNOWN_METRIC: Final = "ProviderActionUnknown"
+# Numbers the batch action refused (FailContent), counted as the provider answers.
+PHONES_REFUSED_METRIC: Final = "PhonesRefused"
+
 RemainingMs = Callable[[], int]
 T = TypeVar("T")
 
 
+class _Timed(Protocol):
+    @property
+    def elapsed_ms(self) -> float: ...
+
+
+R = TypeVar("R", bound=_Timed)
+
+
 @dataclass(frozen=True)
 class SendOutcome:
-    """A message that reached the provider: one SessionNo per upstream call."""
+    """A message that reached the provider: one SessionNo per upstream call, and the
+    numbers it refused (`failed`; only SendBatchUSMSMessage refuses single numbers)."""
 
     session_nos: tuple[str, ...]
     phone_count: int
     user_id: str | None
     replayed: bool
+    failed: tuple[FailedNumber, ...] = ()
 
     def as_result(self) -> dict[str, Any]:
-        """The contract's result object (API body, direct-invoke return, log line)."""
+        """The contract's result object (API body, direct-invoke return): `Failed` only
+        when a number was refused, so a message sent whole has the same shape whichever
+        action carried it. It names phone numbers: log `as_log_result()` instead."""
         result: dict[str, Any] = {
             "SessionNos": list(self.session_nos),
             "PhoneCount": self.phone_count,
         }
         if self.user_id is not None:
             result["UserId"] = self.user_id
+        if self.failed:
+            result["Failed"] = [failed.as_dict() for failed in self.failed]
         result["IdempotentReplay"] = self.replayed
         return result
+
+    def as_log_result(self) -> dict[str, Any]:
+        """The result for a log line: refused numbers counted, never named."""
+        return log_safe_result(self.as_result())
+
+
+def log_safe_result(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A result object with its `Failed` numbers replaced by their count (`FailedCount`)."""
+    safe = {key: value for key, value in result.items() if key != "Failed"}
+    failed = result.get("Failed")
+    if isinstance(failed, list):
+        safe["FailedCount"] = len(failed)
+    return safe
 
 
 class Sender:
@@ -104,9 +148,15 @@ class Sender:
         """
         base_key = message.idempotency_key or key or message.fingerprint()
         fingerprint = message.fingerprint()
+        action = self.action_for(message)
         chunks = [
-            {"key": f"{base_key}#{index}", "fingerprint": fingerprint, "request": request}
-            for index, request in enumerate(self._requests(message))
+            {
+                "key": f"{base_key}#{index}",
+                "fingerprint": fingerprint,
+                "action": action,
+                "request": request,
+            }
+            for index, request in enumerate(self._requests(message, action))
         ]
 
         def deliver(chunk: Chunk) -> ChunkResult:
@@ -115,14 +165,18 @@ class Sender:
         futures: list[Future[ChunkResult]] = [
             self._pool.submit(self._ledger.run, chunk, deliver) for chunk in chunks
         ]
-        results: list[ChunkResult] = []
-        errors: list[GatewayError] = []
-        for future in futures:
+        outcomes: list[tuple[Chunk, ChunkResult | GatewayError]] = []
+        for chunk, future in zip(chunks, futures, strict=True):
             try:
-                results.append(future.result())
+                outcomes.append((chunk, future.result()))
             except GatewayError as exc:
-                errors.append(exc)
-        return self._conclude(results, errors, message)
+                outcomes.append((chunk, exc))
+        return self._conclude(outcomes, message)
+
+    def action_for(self, message: Message) -> str:
+        """The upstream action of `message`: SendBatchUSMSMessage for personalised ones
+        (only it carries per-number parameters), else the configured `USPEEDO_ACTION`."""
+        return BATCH_ACTION if message.personalised else self._settings.action
 
     def receipts(self, session_nos: Sequence[str]) -> list[SessionReceipts]:
         """Delivery receipts of earlier sends."""
@@ -130,23 +184,31 @@ class Sender:
 
     # --- one chunk ---------------------------------------------------------------------
 
-    def _requests(self, message: Message) -> list[dict[str, Any]]:
+    def _requests(self, message: Message, action: str) -> list[dict[str, Any]]:
+        default_sender = self._settings.default_sender_id
+        if action == BATCH_ACTION:
+            return batch_action.requests(message, sender_id=default_sender)
         requests = message.upstream_requests()
-        if self._settings.default_sender_id and message.sender_id is None:
+        if default_sender and message.sender_id is None:
             for request in requests:
-                request["SenderId"] = self._settings.default_sender_id
+                request["SenderId"] = default_sender
         return requests
 
     def _deliver(self, chunk: Chunk, remaining_ms: RemainingMs | None) -> ChunkResult:
         """One upstream call; runs inside the ledger, so at most once per chunk key."""
         request = chunk["request"]
-        phone_count = len(request["PhoneNumbers"])
+        batch = chunk.get("action", SEND_ACTION) == BATCH_ACTION
+        phone_count = len(batch_action.phones_of(request) if batch else request["PhoneNumbers"])
         if remaining_ms is not None:
             needed = time_budget.worst_case_call_s() * 1000 + SAFETY_MARGIN_MS
             if remaining_ms() < needed:
                 raise OutOfTimeError("too little time left in this invocation for a provider call")
         try:
-            sent = self._with_fresh_credentials(lambda client: self._timed_send(client, request))
+            if batch:
+                return self._deliver_batch(request)
+            sent = self._with_fresh_credentials(
+                lambda client: self._timed(SEND_ACTION, lambda: client.send_sms(request))
+            )
         except UnknownOutcomeError as exc:
             # Remembered as done: the provider may have sent it, and a second SMS is the
             # one failure a person cannot undo. Reported, never re-sent within the TTL.
@@ -158,12 +220,62 @@ class Sender:
             "UserId": sent.user_id,
         }
 
-    def _timed_send(self, client: UspeedoClient, request: dict[str, Any]) -> SendResult:
+    def _deliver_batch(self, request: dict[str, Any]) -> ChunkResult:
+        """One SendBatchUSMSMessage call: sent if the provider took at least one number."""
+        result: BatchResult = self._with_fresh_credentials(
+            lambda client: self._timed(
+                BATCH_ACTION,
+                lambda: client.send_batch(
+                    request["TaskContent"], account_id=request.get("AccountId")
+                ),
+            )
+        )
+        refused = batch_action.refused_positions(request, result)
+        phone_count = len(batch_action.phones_of(request))
+        if refused:
+            self._counters.count(PHONES_REFUSED_METRIC, len(refused))
+            logger.info(
+                "provider refused numbers",
+                extra={"refused": len(refused), "numbers": phone_count},
+            )
+        if not result.accepted_any:
+            # Nothing of this chunk went out, so nothing is stored as "sent": raising makes
+            # the ledger delete the chunk's in-progress record. A retry of the message (a
+            # later chunk failed transiently) or a redrive from the dead-letter queue (after
+            # someone fixed the cause) asks the provider again — which cannot send anyone a
+            # second SMS, since nobody got a first — instead of replaying a refusal for the
+            # whole idempotency window. The same in one message with accepted chunks: its
+            # refused numbers are reported in `Failed` all the same.
+            raise NumbersRefusedError(
+                batch_action.failed_numbers(request, refused),
+                ret_code=result.ret_code or None,
+                action=BATCH_ACTION,
+            )
+        return {
+            "Outcome": SENT,
+            "SessionNo": result.session_no or "",
+            "PhoneCount": phone_count - len(refused),
+            "UserId": None,
+            # Positions in the chunk, not numbers: the idempotency table holds no phone
+            # numbers; `_conclude` maps them back through the chunk's request.
+            "Refused": [{"Index": index, "Reason": reason} for index, reason in refused],
+        }
+
+    def _timed(self, action: str, call: Callable[[], R]) -> R:
+        """Run one provider call, counting its latency, or its failure by reason."""
         try:
-            result = client.send_sms(request)
+            result = call()
         except UspeedoError as exc:
             reason = str(exc.ret_code) if exc.ret_code is not None else exc.code
             self._counters.count_by("ProviderErrors", "Reason", reason)
+            if isinstance(exc, UnknownActionError):
+                # A configuration error, not the message's: loud, counted for the alarm,
+                # and retried like a transient failure (the error is retryable).
+                self._counters.count(ACTION_UNKNOWN_METRIC)
+                logger.error(
+                    "the provider does not know the action; check USPEEDO_ACTION",
+                    extra={"action": action, "ret_code": exc.ret_code},
+                )
             raise
         self._counters.latency("ProviderLatency", result.elapsed_ms)
         return result
@@ -194,33 +306,59 @@ class Sender:
     # --- the message's fate --------------------------------------------------------------
 
     def _conclude(
-        self, results: list[ChunkResult], errors: list[GatewayError], message: Message
+        self, outcomes: list[tuple[Chunk, ChunkResult | GatewayError]], message: Message
     ) -> SendOutcome:
-        sent = [r for r in results if r.get("Outcome") == SENT]
-        session_nos = tuple(r["SessionNo"] for r in sent)
+        results = [(chunk, r) for chunk, r in outcomes if not isinstance(r, GatewayError)]
+        # Chunks whose every number was refused: not a failure of the message while another
+        # chunk got through — their numbers join `Failed`.
+        refused = [r for _, r in outcomes if isinstance(r, NumbersRefusedError)]
+        errors = [
+            r
+            for _, r in outcomes
+            if isinstance(r, GatewayError) and not isinstance(r, NumbersRefusedError)
+        ]
+        sent = [(chunk, r) for chunk, r in results if r.get("Outcome") == SENT]
+        session_nos = tuple(r["SessionNo"] for _, r in sent)
         if errors or len(sent) != len(results):
             if sent:
                 logger.warning(
                     "message partly sent",
-                    extra={
-                        "sent_session_nos": list(session_nos),
-                        "chunks": len(results) + len(errors),
-                    },
+                    extra={"sent_session_nos": list(session_nos), "chunks": len(outcomes)},
                 )
             for kind in _PRECEDENCE:
                 for error in errors:
                     if isinstance(error, kind):
                         raise error
                 if kind is UnknownOutcomeError and len(sent) != len(results):
-                    unknown = next(r for r in results if r.get("Outcome") == UNKNOWN)
+                    unknown = next(r for _, r in results if r.get("Outcome") == UNKNOWN)
                     raise UnknownOutcomeError(
                         f"{unknown['Reason']}; the message may have been sent and will not be "
                         "re-sent under the same idempotency key — check its receipts"
                     )
             raise errors[0]
+        failed = [
+            number for chunk, outcome in outcomes for number in _failed_numbers(chunk, outcome)
+        ]
+        if not sent:
+            # No number of the message was accepted: a permanent rejection, with every reason.
+            first = refused[0]
+            raise NumbersRefusedError(failed, ret_code=first.ret_code, action=first.action)
         return SendOutcome(
             session_nos=session_nos,
-            phone_count=sum(int(r["PhoneCount"]) for r in sent),
+            phone_count=sum(int(r["PhoneCount"]) for _, r in sent),
             user_id=message.user_id,
-            replayed=bool(results) and all(r.get(REPLAYED) for r in results),
+            # A refused chunk was asked again just now: not a pure replay.
+            replayed=not refused and all(r.get(REPLAYED) for _, r in sent),
+            failed=tuple(failed),
         )
+
+
+def _failed_numbers(chunk: Chunk, outcome: ChunkResult | GatewayError) -> list[FailedNumber]:
+    """The numbers of one chunk the provider refused: named in a refusal of the whole
+    chunk, or by position in the chunk's (possibly replayed) result."""
+    if isinstance(outcome, NumbersRefusedError):
+        return list(outcome.failed)
+    if isinstance(outcome, GatewayError) or outcome.get("Outcome") != SENT:
+        return []
+    positions = [(item["Index"], item["Reason"]) for item in outcome.get("Refused") or []]
+    return batch_action.failed_numbers(chunk["request"], positions) if positions else []

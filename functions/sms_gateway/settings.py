@@ -9,11 +9,12 @@ from typing import Final
 
 from sms_gateway.errors import ConfigurationError
 from sms_gateway.phone import validate_country_code
-from sms_gateway.uspeedo_client import DEFAULT_ENDPOINT, SEND_ACTION
+from sms_gateway.uspeedo_client import BATCH_ACTION, DEFAULT_ENDPOINT, SEND_ACTION
 
-# SendBatchUSMSMessage joins when the sender can speak it (issue #8); until then a setting
-# that would be silently ignored is refused.
-SUPPORTED_ACTIONS: Final = frozenset({SEND_ACTION})
+# How ordinary messages go upstream: SendUSMSMessage (the seed's action, the default) or
+# SendBatchUSMSMessage (one task whose targets share the parameters) for the day the
+# provider retires the first. Personalised messages always use the batch action.
+SUPPORTED_ACTIONS: Final = frozenset({SEND_ACTION, BATCH_ACTION})
 # Long enough for SNS's and SQS's own duplicates and a day of redrives; short enough that
 # a person sending the same text to the same number again tomorrow is not silently deduped.
 DEFAULT_IDEMPOTENCY_TTL_S: Final = 24 * 60 * 60

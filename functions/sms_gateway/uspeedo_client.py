@@ -35,6 +35,7 @@ from sms_gateway.errors import (
     UnknownOutcomeError,
     UspeedoError,
 )
+from sms_gateway.redact import redact_text
 from sms_gateway.retcodes import Outcome
 from sms_gateway.signing import sign
 
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT: Final = "https://api.uspeedo.com/api"
 SEND_ACTION: Final = "SendUSMSMessage"
+BATCH_ACTION: Final = "SendBatchUSMSMessage"
 RECEIPT_ACTION: Final = "GetUSMSSendReceipt"
 MAX_SESSIONS_PER_RECEIPT_CALL: Final = 100
 # The server accepts nonces of at most 32 characters; 16 random bytes in hex is exactly 32.
@@ -92,6 +94,41 @@ class SendResult:
     session_no: str
     user_id: str | None
     elapsed_ms: float
+
+
+@dataclass(frozen=True)
+class RefusedTarget:
+    """One number of a SendBatchUSMSMessage call that the provider did not accept.
+
+    `phone` is as the provider echoed it in `FailContent` (never logged); `reason` is its
+    `FailureDetails` (or the task's, when the template or sender was refused), digits of
+    phone numbers masked.
+    """
+
+    phone: str
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """A SendBatchUSMSMessage answer: which numbers went out and which did not.
+
+    `session_no` is there only when at least one number was accepted. `refused` lists the
+    numbers in `FailContent` — it can be non-empty with RetCode 0 (`ret_code`), and
+    everything not in it was accepted.
+    """
+
+    session_no: str | None
+    success_count: int | None
+    req_uuid: str | None
+    refused: tuple[RefusedTarget, ...]
+    elapsed_ms: float
+    ret_code: int = retcodes.SUCCESS
+
+    @property
+    def accepted_any(self) -> bool:
+        """Whether the provider took at least one number (it then sent something)."""
+        return bool(self.session_no) or (self.success_count or 0) > 0
 
 
 @dataclass(frozen=True)
@@ -186,6 +223,35 @@ class UspeedoClient:
             elapsed_ms=(time.perf_counter() - started) * 1000,
         )
 
+    def send_batch(
+        self, task_content: Sequence[Mapping[str, Any]], *, account_id: int | None = None
+    ) -> BatchResult:
+        """Call SendBatchUSMSMessage with `TaskContent` (`[{TemplateId, SenderId?,
+        Target: [{Phone, TemplateParams?, ExtendCode?, UserId?}]}]`, at most 1,000 targets).
+
+        Nulls are left out at every depth (they would change the signature). `account_id`
+        overrides the credentials' account. Returns what was accepted and refused, also when
+        the provider refused every number; raises an `UspeedoError` subclass when it refused
+        the call itself.
+        """
+        started = time.perf_counter()
+        fields: dict[str, Any] = {"TaskContent": _without_nulls(list(task_content))}
+        if account_id is not None:
+            fields["AccountId"] = account_id
+        answer = self.call(BATCH_ACTION, fields, partial_success=True)
+        result = _parse_batch(answer, task_content, (time.perf_counter() - started) * 1000)
+        # Counts only: the refused numbers go back to the caller, never to a log.
+        logger.debug(
+            "batch answered",
+            extra={
+                "action": BATCH_ACTION,
+                "ret_code": result.ret_code,
+                "refused": len(result.refused),
+                "success_count": result.success_count,
+            },
+        )
+        return result
+
     def get_receipts(self, session_nos: Sequence[str]) -> list[SessionReceipts]:
         """Delivery receipts for `session_nos`, in calls of at most 100 SessionNos.
 
@@ -199,8 +265,15 @@ class UspeedoClient:
             found.extend(_parse_receipts(answer.get("Data")))
         return found
 
-    def call(self, action: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        """Sign and POST one action; the provider's answer when its RetCode is 0."""
+    def call(
+        self, action: str, fields: Mapping[str, Any], *, partial_success: bool = False
+    ) -> dict[str, Any]:
+        """Sign and POST one action; the provider's answer when its RetCode is 0.
+
+        With `partial_success`, a non-zero RetCode whose answer still carries a SessionNo
+        is an answer too, not an error: a batch the provider took in part (e.g. 18046) did
+        send SMS, and treating it as a failure would let a retry send them again.
+        """
         body = self._body(action, fields)
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         headers = {
@@ -224,7 +297,9 @@ class UspeedoClient:
         except Exception as exc:  # every transport failure becomes one typed error
             raise _transport_error(exc, action) from exc
         elapsed_ms = (time.perf_counter() - started) * 1000
-        answer = _interpret(response.status, response.data, response.headers, action)
+        answer = _interpret(
+            response.status, response.data, response.headers, action, partial_success
+        )
         logger.debug(
             "provider call done",
             extra={"action": action, "http_status": response.status, "elapsed_ms": elapsed_ms},
@@ -264,8 +339,15 @@ def _transport_error(exc: Exception, action: str) -> UspeedoError:
     raise exc
 
 
-def _interpret(status: int, data: bytes, headers: Mapping[str, str], action: str) -> dict[str, Any]:
-    """The answer's JSON when the provider accepted the call; else the matching error."""
+def _interpret(
+    status: int,
+    data: bytes,
+    headers: Mapping[str, str],
+    action: str,
+    partial_success: bool = False,
+) -> dict[str, Any]:
+    """The answer's JSON when the provider accepted the call (see `partial_success` in
+    `UspeedoClient.call`); else the matching error."""
     answer = _json_object(data)
     ret_code = answer.get("RetCode") if answer is not None else None
     message = _provider_message(answer)
@@ -305,6 +387,13 @@ def _interpret(status: int, data: bytes, headers: Mapping[str, str], action: str
     outcome = retcodes.classify(ret_code)
     if outcome is Outcome.SUCCESS:
         return answer
+    session_no = answer.get("SessionNo")
+    if partial_success and isinstance(session_no, str) and session_no:
+        logger.warning(
+            "provider took part of a batch",
+            extra={"action": action, "ret_code": ret_code},
+        )
+        return answer
     error_class: type[UspeedoError] = {
         Outcome.TRANSIENT: TransientError,
         Outcome.CREDENTIALS: CredentialsError,
@@ -341,6 +430,81 @@ def _retry_after(value: str | None) -> float | None:
     except ValueError:
         return None
     return seconds if seconds >= 0 else None
+
+
+def _without_nulls(value: Any) -> Any:
+    """`value` with every null object member left out, at any depth."""
+    if isinstance(value, Mapping):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_without_nulls(item) for item in value]
+    return value
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _parse_batch(
+    answer: Mapping[str, Any], task_content: Sequence[Mapping[str, Any]], elapsed_ms: float
+) -> BatchResult:
+    session_no = answer.get("SessionNo")
+    session_no = session_no if isinstance(session_no, str) and session_no else None
+    success_count = _int_or_none(answer.get("SuccessCount"))
+    req_uuid = answer.get("ReqUuid")
+    refused = _parse_fail_content(answer.get("FailContent"), task_content)
+    if session_no is None and success_count is None and not refused:
+        # Accepted (RetCode 0) yet it says neither what went out nor what did not: it may
+        # have sent every number, so it must be remembered as such, never re-sent.
+        raise UnknownOutcomeError(
+            "provider answered without SessionNo, SuccessCount or FailContent",
+            action=BATCH_ACTION,
+        )
+    return BatchResult(
+        session_no=session_no,
+        success_count=success_count,
+        req_uuid=req_uuid if isinstance(req_uuid, str) else None,
+        refused=refused,
+        elapsed_ms=elapsed_ms,
+        ret_code=_int_or_none(answer.get("RetCode")) or retcodes.SUCCESS,
+    )
+
+
+def _parse_fail_content(
+    fail_content: Any, task_content: Sequence[Mapping[str, Any]]
+) -> tuple[RefusedTarget, ...]:
+    """The refused numbers of `FailContent`, each once. A task refused as a whole (its
+    template or sender) may list no targets: then every number of that task was refused."""
+    refused: dict[str, RefusedTarget] = {}
+    for task in fail_content if isinstance(fail_content, list) else []:
+        if not isinstance(task, Mapping):
+            continue
+        task_reason = _text(task.get("FailureDetails"))
+        targets = task.get("Target")
+        if not isinstance(targets, list) or not targets:
+            targets = _targets_of_template(task_content, task.get("TemplateId"))
+        for target in targets:
+            phone = target.get("Phone") if isinstance(target, Mapping) else None
+            if not isinstance(phone, str) or not phone or phone in refused:
+                continue
+            reason = _text(target.get("FailureDetails")) or task_reason
+            refused[phone] = RefusedTarget(phone, redact_text(reason or "refused by the provider"))
+    return tuple(refused.values())
+
+
+def _targets_of_template(
+    task_content: Sequence[Mapping[str, Any]], template_id: Any
+) -> list[Mapping[str, Any]]:
+    return [
+        target
+        for task in task_content
+        if task.get("TemplateId") == template_id
+        for target in task.get("Target") or []
+    ]
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
 
 
 def _parse_receipts(data: Any) -> list[SessionReceipts]:

@@ -9,7 +9,7 @@ from typing import Any
 from aws_cdk import aws_sqs as sqs
 
 from infra import lambda_code
-from infra.ingress import MAX_RECEIVE_COUNT
+from infra.queue_settings import MAX_RECEIVE_COUNT
 from tests.infra.conftest import EXTRA_TOPIC_ARN, Gateway
 
 

@@ -85,6 +85,17 @@ def test_provider_errors_raise_an_alarm_whatever_their_dimensions(gateway: Gatew
     assert query["Period"] > 0
 
 
+def test_an_unknown_action_raises_its_own_alarm(gateway: Gateway) -> None:
+    expressions = [
+        query["Expression"]
+        for alarm in _alarms(gateway)
+        for query in alarm.get("Metrics", [])
+        if "Expression" in query
+    ]
+
+    assert 'SELECT SUM("ProviderActionUnknown") FROM "SmsGateway"' in expressions
+
+
 def test_alarms_are_e_mailed_when_an_address_is_given(gateway: Gateway) -> None:
     topic = gateway.ref(gateway.gateway.monitoring.alarm_topic)
     emails = [

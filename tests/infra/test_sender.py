@@ -11,7 +11,7 @@ from aws_cdk import aws_sns as sns
 import app as cdk_app
 from infra import lambda_code
 from infra.names import FUNCTION_HANDLER, METRICS_NAMESPACE
-from infra.sender import BATCH_SIZE
+from infra.queue_settings import BATCH_SIZE
 from tests.infra.conftest import (
     EXTRA_TOPIC_ARN,
     FULL_FEATURES,

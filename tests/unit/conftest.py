@@ -24,7 +24,7 @@ from sms_gateway.idempotency import DynamoLedger
 from sms_gateway.settings import Settings
 from sms_gateway.uspeedo_client import Credentials, Timeouts, UspeedoClient, new_pool
 from tests.conftest import SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCOUNT_ID, SANDBOX_SECRET
-from tests.harness import FakeLambdaContext
+from tests.harness import FakeLambdaContext, drain_queue
 from uspeedo_sandbox import Sandbox
 
 TABLE = "sms-gateway-idempotency"
@@ -45,21 +45,7 @@ class Aws:
 
     def dead_letters(self) -> list[dict[str, Any]]:
         """Everything in the dead-letter queue, with attributes flattened to strings."""
-        found: list[dict[str, Any]] = []
-        while True:
-            answer = self.sqs.receive_message(
-                QueueUrl=self.dlq_url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
-            )
-            batch = answer.get("Messages", [])
-            if not batch:
-                return found
-            for item in batch:
-                attributes = {
-                    name: value["StringValue"]
-                    for name, value in item.get("MessageAttributes", {}).items()
-                }
-                found.append({"Body": item["Body"], "Attributes": attributes})
-                self.sqs.delete_message(QueueUrl=self.dlq_url, ReceiptHandle=item["ReceiptHandle"])
+        return drain_queue(self.sqs, self.dlq_url)
 
     def put_secret(self, secret: str) -> None:
         """Rotate the secret's value."""
@@ -149,8 +135,15 @@ def assert_nothing_personal_in(text: str, sandbox: Sandbox) -> None:
     sensitive = set(SECRETS) | set(HARNESS_NUMBERS)
     for request in sandbox.requests:
         body = request.body if isinstance(request.body, dict) else {}
-        sensitive |= {str(n).split(")")[-1] for n in body.get("PhoneNumbers", [])}
-        sensitive |= {str(p) for p in body.get("TemplateParams", []) if len(str(p)) >= 4}
+        # SendUSMSMessage's numbers and parameters, and SendBatchUSMSMessage's targets'.
+        targets = [body] + [
+            {"PhoneNumbers": [t.get("Phone", "")], "TemplateParams": t.get("TemplateParams", [])}
+            for task in body.get("TaskContent") or []
+            for t in task.get("Target") or []
+        ]
+        for target in targets:
+            sensitive |= {str(n).split(")")[-1] for n in target.get("PhoneNumbers", [])}
+            sensitive |= {str(p) for p in target.get("TemplateParams", []) if len(str(p)) >= 4}
     # Digits count only as a whole run: "123456" inside an account id is not a leak.
     leaked = sorted(v for v in sensitive if re.search(rf"(?<!\d){re.escape(v)}(?!\d)", text))
     assert not leaked, f"{len(leaked)} personal or secret values reached the logs"

@@ -226,8 +226,7 @@ def test_repr_masks_numbers_and_hides_params() -> None:
         (with_(IdempotencyKey=""), [("IdempotencyKey", "empty")]),
         (with_(IdempotencyKey="k" * 129), [("IdempotencyKey", "too_long")]),
         (with_(IdempotencyKey=5), [("IdempotencyKey", "not_a_string")]),
-        # Unknown fields, including the future Recipients and the snake_case names
-        (with_(Recipients=[]), [("Recipients", "unknown_field")]),
+        # Unknown fields, including the snake_case names
         (with_(phone_numbers=["13800138000"]), [("phone_numbers", "unknown_field")]),
         (with_(TemplateParam=["1"]), [("TemplateParam", "unknown_field")]),
     ],
@@ -289,8 +288,8 @@ def test_error_messages_name_the_rule() -> None:
     assert messages["AccountId"] == "must be a positive integer"
     assert messages["phoneNumbers"].startswith("unknown field (did you mean PhoneNumbers?);")
     assert messages["Foo"] == (
-        "unknown field; allowed fields are PhoneNumbers, TemplateId, TemplateParams, "
-        "SenderId, ExtendCode, UserId, AccountId, Action, IdempotencyKey"
+        "unknown field; allowed fields are PhoneNumbers, Recipients, TemplateId, "
+        "TemplateParams, SenderId, ExtendCode, UserId, AccountId, Action, IdempotencyKey"
     )
     assert caught.value.code == "InvalidMessage"
     assert not caught.value.retryable

@@ -10,11 +10,13 @@ from typing import Any
 import jsonschema
 import pytest
 
+from infra.json_schema_draft4 import to_draft4
 from sms_gateway.errors import MessageValidationError
 from sms_gateway.model import message_json_schema, parse_message
 
 FIELDS = [
     "PhoneNumbers",
+    "Recipients",
     "TemplateId",
     "TemplateParams",
     "SenderId",
@@ -50,7 +52,15 @@ def test_top_level(schema: dict[str, Any]) -> None:
     assert schema["type"] == "object"
     assert schema["title"] == "Message"
     assert schema["additionalProperties"] is False
-    assert schema["required"] == ["PhoneNumbers", "TemplateId"]
+    # Exactly one of the two forms, each "present and a list" (null counts as absent).
+    assert schema["required"] == ["TemplateId"]
+    numbers, recipients = schema["oneOf"]
+    assert numbers == {
+        "required": ["PhoneNumbers"],
+        "properties": {"PhoneNumbers": {"type": "array"}},
+    }
+    assert recipients["required"] == ["Recipients"]
+    assert recipients["not"]["required"] == ["TemplateParams"]
     assert list(schema["properties"]) == FIELDS
     # Flat: no $defs or $ref, so converting to draft 4 needs no reference rewriting.
     assert "$defs" not in schema
@@ -65,11 +75,26 @@ def test_every_field_is_described_and_titled_by_its_name(schema: dict[str, Any])
 
 def test_constraints_are_schema_keywords(schema: dict[str, Any]) -> None:
     props = schema["properties"]
-    phones = props["PhoneNumbers"]
+    phones = non_null(props["PhoneNumbers"])
     assert (phones["type"], phones["minItems"], phones["maxItems"]) == ("array", 1, 10_000)
     assert phones["items"]["type"] == "string"
     assert phones["items"]["maxLength"] == 64
     assert "pattern" in phones["items"]
+    recipients = non_null(props["Recipients"])
+    assert (recipients["minItems"], recipients["maxItems"]) == (1, 10_000)
+    recipient = recipients["items"]
+    assert recipient["type"] == "object"
+    assert recipient["additionalProperties"] is False
+    assert recipient["required"] == ["PhoneNumber"]
+    assert list(recipient["properties"]) == [
+        "PhoneNumber",
+        "TemplateParams",
+        "ExtendCode",
+        "UserId",
+    ]
+    assert recipient["properties"]["PhoneNumber"]["pattern"] == phones["items"]["pattern"]
+    for name in ("TemplateParams", "ExtendCode", "UserId"):
+        assert non_null(recipient["properties"][name]) == non_null(props[name]), name
     assert props["TemplateId"] | {"description": ""} == {
         "type": "string",
         "minLength": 1,
@@ -90,7 +115,7 @@ def test_constraints_are_schema_keywords(schema: dict[str, Any]) -> None:
     }
     assert non_null(props["Action"]) == {"type": "string", "const": "SendUSMSMessage"}
     assert non_null(props["IdempotencyKey"]) == {"type": "string", "minLength": 1, "maxLength": 128}
-    for optional in FIELDS[2:]:
+    for optional in [name for name in FIELDS if name != "TemplateId"]:
         assert {"type": "null"} in props[optional]["anyOf"], optional
 
 
@@ -106,6 +131,12 @@ def with_(**fields: Any) -> dict[str, Any]:
     return {**MINIMAL, **fields}
 
 
+def personal(*recipients: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A message in the Recipients form (default: one recipient with one parameter)."""
+    chosen = list(recipients) or [{"PhoneNumber": "13800138000", "TemplateParams": ["1"]}]
+    return {"TemplateId": "UTA1", "Recipients": chosen, **fields}
+
+
 AGREED: list[Any] = [
     MINIMAL,
     json.loads(
@@ -113,7 +144,7 @@ AGREED: list[Any] = [
         '"13100131000"],"TemplateParams":[123456,10],"SenderId":"UCloud",'
         '"TemplateId":"UTA20210101xxxx","UserId":"hGBCrtQw"}'
     ),
-    with_(**dict.fromkeys(FIELDS[2:])),
+    with_(**dict.fromkeys(FIELDS[3:]), Recipients=None),
     with_(PhoneNumbers=["+86 (138) 0013-8000", "(0086)13100131000", "\u00a013800138000"]),
     with_(SenderId="A" * 11, UserId="u" * 32, IdempotencyKey="k" * 128, ExtendCode="007"),
     {"TemplateId": "T"},
@@ -143,12 +174,49 @@ AGREED: list[Any] = [
     with_(IdempotencyKey="k" * 129),
     with_(Recipients=[]),
     with_(phone_numbers=["13800138000"]),
+    # The Recipients form
+    personal(),
+    personal(PhoneNumbers=None, TemplateParams=None, UserId="u", ExtendCode="1"),
+    personal(
+        {"PhoneNumber": "13800138000", "TemplateParams": [1, "a"], "ExtendCode": "7"},
+        {"PhoneNumber": "(1)4155550100", "UserId": "u" * 32, "TemplateParams": None},
+    ),
+    personal(Recipients=[]),
+    personal(Recipients=None),
+    personal(Recipients="13800138000"),
+    personal(Recipients=["13800138000"]),
+    personal({}),
+    personal({"PhoneNumber": None}),
+    personal({"PhoneNumber": "abc"}),
+    personal({"PhoneNumber": "13800138000", "Typo": 1}),
+    personal({"PhoneNumber": "13800138000", "TemplateParams": [True]}),
+    personal({"PhoneNumber": "13800138000", "ExtendCode": "1a"}),
+    personal({"PhoneNumber": "13800138000", "UserId": "it's"}),
+    personal(TemplateParams=["1"]),
+    personal(TemplateParams=[]),
+    personal(PhoneNumbers=["13800138000"]),
+    {"TemplateId": "UTA1", "PhoneNumbers": None, "Recipients": None},
 ]
 
 
 @pytest.mark.parametrize("data", AGREED)
 def test_schema_and_model_agree(validator: jsonschema.Draft202012Validator, data: Any) -> None:
     assert validator.is_valid(data) == parses(data)
+
+
+@pytest.fixture(scope="module")
+def draft4_validator(schema: dict[str, Any]) -> jsonschema.Draft4Validator:
+    converted = to_draft4(schema)
+    jsonschema.Draft4Validator.check_schema(converted)
+    return jsonschema.Draft4Validator(converted)
+
+
+@pytest.mark.parametrize("data", AGREED)
+def test_the_draft_4_schema_api_gateway_uses_agrees_too(
+    draft4_validator: jsonschema.Draft4Validator, data: Any
+) -> None:
+    # The two forms (oneOf, not, required) must survive the conversion for API Gateway.
+    assert draft4_validator.is_valid(data) == parses(data)
 
 
 @pytest.mark.parametrize(
@@ -158,6 +226,11 @@ def test_schema_and_model_agree(validator: jsonschema.Draft202012Validator, data
         with_(PhoneNumbers=["(999)13800138000"]),  # unassigned country code
         with_(PhoneNumbers=["86+13800138000"]),  # '+' in the middle
         with_(UserId="order😀"),  # emoji: no regex reads the same in every engine
+        # The same number twice with other parameters: needs normalising to see.
+        personal(
+            {"PhoneNumber": "13800138000", "TemplateParams": ["1"]},
+            {"PhoneNumber": "+86 138 0013 8000", "TemplateParams": ["2"]},
+        ),
     ],
 )
 def test_schema_is_looser_only_where_it_must_be(

@@ -173,7 +173,19 @@ def test_valid_send_is_accepted_and_listed(sb: Sandbox, pool: urllib3.HTTPConnec
     assert sb.accepted == [AcceptedMessage(body=body, session_no=answer["SessionNo"])]
     status, listed = control(pool, "GET", "messages")
     assert status == 200
-    assert listed == {"Messages": [{"Body": body, "SessionNo": answer["SessionNo"]}]}
+    [entry] = listed["Messages"]
+    assert entry == {
+        "Action": "SendUSMSMessage",
+        "Body": body,
+        "SessionNo": answer["SessionNo"],
+        "Targets": sb.accepted[0].targets,
+        "Refused": [],
+    }
+    shared = {"TemplateId": TEMPLATE_ID, "SenderId": "USpeedo", "TemplateParams": ["1234", "5"]}
+    assert sb.accepted[0].targets == [
+        {"Phone": phone, **shared, "ExtendCode": "01", "UserId": "order-42"}
+        for phone in body["PhoneNumbers"]
+    ]
 
 
 def test_seed_example_with_bare_numbers_and_int_params_is_accepted(
@@ -326,9 +338,9 @@ def test_body_not_a_json_object_is_215392(
 
 def test_action_missing_is_160_and_unknown_is_161(pool: urllib3.HTTPConnectionPool) -> None:
     assert call(pool, message(Action=DROP))["RetCode"] == retcodes.ACTION_MISSING == 160
-    unknown = call(pool, message(Action="SendBatchUSMSMessage"))
+    unknown = call(pool, message(Action="SendSomethingElse"))
     assert unknown["RetCode"] == retcodes.ACTION_UNKNOWN == 161
-    assert unknown["Action"] == "SendBatchUSMSMessageResponse"
+    assert unknown["Action"] == "SendSomethingElseResponse"
     assert call(pool, message(Action=7))["RetCode"] == 161
 
 
@@ -699,7 +711,9 @@ def test_control_api(sb: Sandbox, pool: urllib3.HTTPConnectionPool) -> None:
     ]
     assert requests["Requests"][1]["Body"] == message()
     messages = control(pool, "GET", "messages")[1]["Messages"]
-    assert messages == [{"Body": message(), "SessionNo": sent["SessionNo"]}]
+    assert [(m["Action"], m["Body"], m["SessionNo"]) for m in messages] == [
+        ("SendUSMSMessage", message(), sent["SessionNo"])
+    ]
 
     assert control(pool, "POST", "reset") == (200, {"Reset": True})
     assert (sb.accepted, sb.requests, sb.faults) == ([], [], [])
@@ -791,3 +805,291 @@ def test_cli_serves_until_ctrl_c() -> None:
             process.wait()
     assert process.returncode == 0
     assert "Traceback" not in stderr
+
+
+# --- SendBatchUSMSMessage ------------------------------------------------------------------
+
+
+def target(phone: str = "(86)13800000000", **fields: Any) -> dict[str, Any]:
+    """One Target; `Field=DROP` removes a field."""
+    item: dict[str, Any] = {"Phone": phone, "TemplateParams": ["1234"], **fields}
+    return {key: value for key, value in item.items() if value is not DROP}
+
+
+def batch(*targets: dict[str, Any], **task_fields: Any) -> dict[str, Any]:
+    """A valid SendBatchUSMSMessage body with one task; `Field=DROP` removes a task field."""
+    task: dict[str, Any] = {
+        "TemplateId": TEMPLATE_ID,
+        "SenderId": "USpeedo",
+        "Target": list(targets) or [target(), target("(1)4155550100", TemplateParams=["9"])],
+        **task_fields,
+    }
+    task = {key: value for key, value in task.items() if value is not DROP}
+    return {
+        "Action": "SendBatchUSMSMessage",
+        "AccountId": DEFAULT_ACCOUNT_ID,
+        "TaskContent": [task],
+    }
+
+
+def test_valid_batch_is_accepted_with_each_numbers_own_parameters(
+    sb: Sandbox, pool: urllib3.HTTPConnectionPool
+) -> None:
+    body = batch(
+        target("(86)13800000000", TemplateParams=["1111"], UserId="u-1"),
+        target("(1)4155550100", TemplateParams=["2222"], ExtendCode="07"),
+    )
+
+    answer = call(pool, body)
+
+    assert answer["RetCode"] == 0
+    assert answer["Action"] == "SendBatchUSMSMessageResponse"
+    assert answer["SuccessCount"] == 2
+    assert answer["FailContent"] == []
+    uuid.UUID(answer["ReqUuid"])
+    [accepted] = sb.accepted
+    assert (accepted.action, accepted.session_no, accepted.body) == (
+        "SendBatchUSMSMessage",
+        answer["SessionNo"],
+        body,
+    )
+    shared = {"TemplateId": TEMPLATE_ID, "SenderId": "USpeedo"}
+    assert accepted.targets == [
+        {"Phone": "(86)13800000000", **shared, "TemplateParams": ["1111"], "UserId": "u-1"},
+        {"Phone": "(1)4155550100", **shared, "TemplateParams": ["2222"], "ExtendCode": "07"},
+    ]
+
+
+MANY_TARGETS = [target(f"(1)415555{i:04d}") for i in range(1001)]
+
+
+@pytest.mark.parametrize(
+    ("body", "ret_code"),
+    [
+        ({"Action": "SendBatchUSMSMessage"}, 215397),
+        ({"Action": "SendBatchUSMSMessage", "TaskContent": []}, 215397),
+        ({"Action": "SendBatchUSMSMessage", "TaskContent": "x"}, 215392),
+        ({"Action": "SendBatchUSMSMessage", "TaskContent": ["x"]}, 215392),
+        (batch(TemplateId=DROP), 215397),
+        (batch(TemplateId=""), 215397),
+        (batch(TemplateId=7), 215392),
+        (batch(SenderId="ABCDEFGHIJKL"), 215392),
+        (batch(SenderId=DROP), 0),
+        (batch(Target=DROP), 215397),
+        (batch(Target=[]), 215397),
+        (batch(Target=[["(86)13800000000"]]), 215392),
+        (batch(target(Phone=DROP)), 215397),
+        (batch(target(Phone=13800000000)), 215392),
+        (batch(target(TemplateParams="1234")), 215392),
+        (batch(target(TemplateParams=["1", True])), 215392),
+        (batch(target(TemplateParams=[123456, "10"])), 0),
+        (batch(target(TemplateParams=DROP)), 0),
+        (batch(target(ExtendCode="0a")), 215392),
+        (batch(target(UserId="it's")), 215392),
+        (batch(target(UserId="u" * 32)), 0),
+        (batch(*MANY_TARGETS), 18019),
+        (batch(*MANY_TARGETS[:1000]), 0),
+        ({**batch(), "AccountId": 124}, 172),
+    ],
+)
+def test_batch_field_rules(
+    sb: Sandbox, pool: urllib3.HTTPConnectionPool, body: dict[str, Any], ret_code: int
+) -> None:
+    answer = call(pool, body)
+
+    assert answer["RetCode"] == ret_code, answer
+    assert answer["Action"] == "SendBatchUSMSMessageResponse"
+    assert len(sb.accepted) == (1 if ret_code == 0 else 0)
+    if ret_code:
+        assert answer["Message"]
+        assert "SessionNo" not in answer
+
+
+def test_the_1000_target_limit_counts_every_task(pool: urllib3.HTTPConnectionPool) -> None:
+    body = batch(*MANY_TARGETS[:600])
+    body["TaskContent"].append({"TemplateId": "T2", "Target": MANY_TARGETS[600:1001]})
+
+    assert call(pool, body)["RetCode"] == retcodes.TOO_MANY_NUMBERS == 18019
+
+
+def test_numbers_the_provider_cannot_take_are_refused_alone_with_retcode_0(
+    sb: Sandbox, pool: urllib3.HTTPConnectionPool
+) -> None:
+    body = batch(target("(86)13800000000"), target("+14155550100"), target("(1)123"))
+
+    answer = call(pool, body)
+
+    assert (answer["RetCode"], answer["SuccessCount"]) == (0, 1)
+    assert answer["SessionNo"]
+    [task] = answer["FailContent"]
+    assert (task["TemplateId"], task["SenderId"]) == (TEMPLATE_ID, "USpeedo")
+    assert [(t["Phone"], t["FailureDetails"]) for t in task["Target"]] == [
+        ("+14155550100", "invalid phone number"),
+        ("(1)123", "invalid phone number"),
+    ]
+    assert task["Target"][0]["TemplateParams"] == ["1234"]  # echoed as sent, for a resend
+    [accepted] = sb.accepted
+    assert [t["Phone"] for t in accepted.targets] == ["(86)13800000000"]
+    assert accepted.refused == (
+        {"Phone": "+14155550100", "Reason": "invalid phone number"},
+        {"Phone": "(1)123", "Reason": "invalid phone number"},
+    )
+
+
+def test_a_batch_with_no_number_taken_has_no_session_and_is_not_listed(
+    sb: Sandbox, pool: urllib3.HTTPConnectionPool
+) -> None:
+    answer = call(pool, batch(target("12"), target("(1)1")))
+
+    assert (answer["RetCode"], answer["SuccessCount"]) == (0, 0)
+    assert "SessionNo" not in answer
+    assert len(answer["FailContent"][0]["Target"]) == 2
+    assert sb.accepted == []
+    assert sb.requests[-1].ret_code == 0
+
+
+def test_refuse_fault_makes_given_numbers_unreachable(
+    sb: Sandbox, pool: urllib3.HTTPConnectionPool
+) -> None:
+    # Given in any format the provider accepts: (0086)… and (86)… are the same number.
+    sb.set_fault(Fault(kind="refuse", phones=("(0086)13800000001",), message="blacklisted"))
+    body = batch(target("(86)13800000000"), target("(86)13800000001"), target("(1)4155550100"))
+
+    answer = call(pool, body)
+
+    assert answer["SuccessCount"] == 2
+    [task] = answer["FailContent"]
+    assert [(t["Phone"], t["FailureDetails"]) for t in task["Target"]] == [
+        ("(86)13800000001", "blacklisted")
+    ]
+    assert [t["Phone"] for t in sb.accepted[0].targets] == ["(86)13800000000", "(1)4155550100"]
+    assert sb.requests[-1].fault == "refuse"
+    assert sb.faults  # no count: it stays
+
+
+def test_refuse_fault_without_phones_refuses_every_number(
+    sb: Sandbox, pool: urllib3.HTTPConnectionPool
+) -> None:
+    sb.set_fault(Fault(kind="refuse", count=1))
+
+    refused = call(pool, batch())
+    again = call(pool, batch())
+
+    assert (refused["SuccessCount"], "SessionNo" in refused) == (0, False)
+    assert {t["FailureDetails"] for t in refused["FailContent"][0]["Target"]} == {
+        "number unreachable (sandbox fault)"
+    }
+    assert (again["SuccessCount"], again["FailContent"]) == (2, [])
+
+
+def test_refuse_fault_on_send_usms_message_refuses_the_request_like_a_bad_number(
+    sb: Sandbox, pool: urllib3.HTTPConnectionPool
+) -> None:
+    sb.set_fault(Fault(kind="refuse", phones=("(86)13800000000",)))
+
+    answer = call(pool, message())
+
+    assert answer["RetCode"] == retcodes.INVALID_NUMBERS == 18014
+    assert "13800000000" not in answer["Message"]
+    assert call(pool, message(PhoneNumbers=["(1)4155550100"]))["RetCode"] == 0
+
+
+def test_refuse_fault_validation() -> None:
+    with pytest.raises(ValueError, match="phones"):
+        Fault(kind="refuse", phones=("not a number",))
+    fault = Fault.from_json({"kind": "refuse", "phones": ["(86)13800000000"]})
+    assert fault.phones == ("(86)13800000000",)
+    assert fault.refuses("13800000000")  # bare: a China number
+    assert not fault.refuses("(1)13800000000")
+    assert json.loads(json.dumps(fault.to_json()))["phones"] == ["(86)13800000000"]
+
+
+def test_template_registry_refuses_a_batch_task_in_fail_content() -> None:
+    with Sandbox(templates={"T1": 1}) as sb, make_pool(sb) as pool:
+        unknown = call(pool, batch(TemplateId="T9"))
+        [task] = unknown["FailContent"]
+        assert task["FailureDetails"] == "template not found or not approved"
+        assert [t["Phone"] for t in task["Target"]] == ["(86)13800000000", "(1)4155550100"]
+        assert all("FailureDetails" not in t for t in task["Target"])
+
+        mixed = call(
+            pool, batch(target(), target("(1)4155550100", TemplateParams=DROP), TemplateId="T1")
+        )
+        assert mixed["SuccessCount"] == 1
+        assert mixed["FailContent"][0]["Target"][0]["FailureDetails"] == (
+            "template takes 1 TemplateParams"
+        )
+        assert len(sb.accepted) == 1
+
+
+def test_template_filter_matches_a_batch_task(
+    sb: Sandbox, pool: urllib3.HTTPConnectionPool
+) -> None:
+    sb.set_fault(Fault(kind="retcode", ret_code=215400, template_id="UTA-FLAKY"))
+
+    assert call(pool, batch(TemplateId="UTA-FLAKY"))["RetCode"] == 215400
+    assert call(pool, batch())["RetCode"] == 0
+
+
+def test_receipts_for_a_batch_session_carry_each_numbers_user_id(
+    pool: urllib3.HTTPConnectionPool,
+) -> None:
+    sent = call(
+        pool,
+        batch(
+            target("(0086)13800000000", UserId="u-1"),
+            target("(1)4155550100"),
+            target("bad"),
+        ),
+    )
+
+    answer = call(pool, receipts_body([sent["SessionNo"]]))
+
+    [session] = answer["Data"]
+    assert [(r["Phone"], r["CountryCode"], r["UserId"]) for r in session["ReceiptSet"]] == [
+        ("13800000000", "86", "u-1"),
+        ("4155550100", "1", ""),
+    ]
+
+
+@pytest.mark.parametrize("action", ["SendUSMSMessage", "SendBatchUSMSMessage"])
+def test_unknown_action_fault_for_either_action(
+    sb: Sandbox, pool: urllib3.HTTPConnectionPool, action: str
+) -> None:
+    sb.set_fault(Fault(kind="retcode", ret_code=161, action=action))
+    bodies = {"SendUSMSMessage": message(), "SendBatchUSMSMessage": batch()}
+
+    faulted = call(pool, bodies[action])
+    other = call(pool, next(b for a, b in bodies.items() if a != action))
+
+    assert (faulted["RetCode"], faulted["Action"]) == (161, f"{action}Response")
+    assert other["RetCode"] == 0
+    assert [m.action for m in sb.accepted] == [a for a in bodies if a != action]
+
+
+def test_messages_lists_batch_sends_with_targets_and_refusals(
+    sb: Sandbox, pool: urllib3.HTTPConnectionPool
+) -> None:
+    sent_single = call(pool, message())
+    sent_batch = call(pool, batch(target("(86)13800000000", UserId="u-1"), target("12")))
+
+    status, listed = control(pool, "GET", "messages")
+
+    assert status == 200
+    single, batched = listed["Messages"]
+    assert (single["Action"], single["SessionNo"]) == ("SendUSMSMessage", sent_single["SessionNo"])
+    assert batched == {
+        "Action": "SendBatchUSMSMessage",
+        "Body": batch(target("(86)13800000000", UserId="u-1"), target("12")),
+        "SessionNo": sent_batch["SessionNo"],
+        "Targets": [
+            {
+                "Phone": "(86)13800000000",
+                "TemplateId": TEMPLATE_ID,
+                "SenderId": "USpeedo",
+                "TemplateParams": ["1234"],
+                "UserId": "u-1",
+            }
+        ],
+        "Refused": [{"Phone": "12", "Reason": "invalid phone number"}],
+    }

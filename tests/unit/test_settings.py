@@ -45,6 +45,13 @@ def test_every_variable_is_read() -> None:
     assert settings.default_sender_id == "Acme"
 
 
+@pytest.mark.parametrize("action", ["SendUSMSMessage", "SendBatchUSMSMessage"])
+def test_either_upstream_action_can_be_chosen(action: str) -> None:
+    settings = Settings.from_env({"USPEEDO_SECRET_ID": "s", "USPEEDO_ACTION": f" {action} "})
+
+    assert settings.action == action
+
+
 @pytest.mark.parametrize(
     ("environ", "named"),
     [

@@ -6,15 +6,17 @@ test checks what reached the sandbox: a retry must never send an SMS twice.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import ssl
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 
@@ -25,7 +27,13 @@ from sms_gateway.errors import (
     UnknownActionError,
     UnknownOutcomeError,
 )
-from sms_gateway.uspeedo_client import Credentials, Timeouts, UspeedoClient, new_pool
+from sms_gateway.uspeedo_client import (
+    Credentials,
+    RefusedTarget,
+    Timeouts,
+    UspeedoClient,
+    new_pool,
+)
 from tests.conftest import SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCOUNT_ID, SANDBOX_SECRET
 from uspeedo_sandbox import Fault, Sandbox
 
@@ -384,3 +392,219 @@ def test_no_number_parameter_or_secret_reaches_the_logs(
     assert caplog.records, "the check is only meaningful if something was logged"
     for secret in [*PHONES, "13800138000", "2015550123", *PARAMS, SANDBOX_SECRET]:
         assert secret not in printed
+
+
+# --- SendBatchUSMSMessage --------------------------------------------------------------
+
+TASK = {
+    "TemplateId": "UTA2211ABCDEF",
+    "SenderId": "USpeedo",
+    "Target": [
+        {"Phone": "(86)13800138000", "TemplateParams": ["739201"], "UserId": "u-1"},
+        {"Phone": "(1)2015550123", "TemplateParams": ["48213"], "ExtendCode": "7"},
+    ],
+}
+
+
+def test_a_real_nested_batch_call_is_signed_and_accepted(
+    client: UspeedoClient, sandbox: Sandbox
+) -> None:
+    # The sandbox recomputes the signature over the nested TaskContent: a wrong one is 171.
+    result = client.send_batch([TASK])
+
+    assert result.session_no
+    assert result.success_count == 2
+    assert result.refused == ()
+    assert result.accepted_any
+    assert result.req_uuid
+    [accepted] = sandbox.accepted
+    assert accepted.session_no == result.session_no
+    assert accepted.body == {
+        "Action": "SendBatchUSMSMessage",
+        "AccountId": SANDBOX_ACCOUNT_ID,
+        "TaskContent": [TASK],
+    }
+    assert [(t["Phone"], t["TemplateParams"]) for t in accepted.targets] == [
+        ("(86)13800138000", ["739201"]),
+        ("(1)2015550123", ["48213"]),
+    ]
+
+
+def test_a_batch_signed_with_the_wrong_secret_is_refused(sandbox: Sandbox) -> None:
+    with pytest.raises(CredentialsError) as caught:
+        _client(sandbox.url, secret="not-the-secret").send_batch([TASK])
+
+    assert caught.value.ret_code == 171
+    assert sandbox.accepted == []
+
+
+def test_batch_nulls_are_left_out_at_every_depth_and_account_can_be_given(
+    client: UspeedoClient, sandbox: Sandbox
+) -> None:
+    target = {"Phone": "(86)13800138000", "ExtendCode": None, "UserId": None}
+    client.send_batch([{"TemplateId": "T", "SenderId": None, "Target": [target]}], account_id=123)
+
+    assert sandbox.accepted[-1].body["TaskContent"] == [
+        {"TemplateId": "T", "Target": [{"Phone": "(86)13800138000"}]}
+    ]
+    assert sandbox.accepted[-1].body["AccountId"] == 123
+
+
+def test_batch_fail_content_with_retcode_0_lists_the_refused_numbers(
+    client: UspeedoClient, sandbox: Sandbox
+) -> None:
+    sandbox.set_fault(Fault(kind="refuse", phones=("(1)2015550123",), message="blacklisted"))
+
+    result = client.send_batch([TASK])
+
+    assert result.ret_code == 0
+    assert result.session_no
+    assert result.success_count == 1
+    assert [(r.phone, r.reason) for r in result.refused] == [("(1)2015550123", "blacklisted")]
+    assert [t["Phone"] for t in sandbox.accepted[-1].targets] == ["(86)13800138000"]
+
+
+def test_a_batch_with_every_number_refused_has_no_session(
+    client: UspeedoClient, sandbox: Sandbox
+) -> None:
+    sandbox.set_fault(Fault(kind="refuse"))
+
+    result = client.send_batch([TASK])
+
+    assert result.session_no is None
+    assert result.success_count == 0
+    assert not result.accepted_any
+    assert {r.phone for r in result.refused} == {"(86)13800138000", "(1)2015550123"}
+    assert sandbox.accepted == []
+
+
+def test_a_batch_the_provider_refuses_whole_is_a_permanent_error(
+    client: UspeedoClient, sandbox: Sandbox
+) -> None:
+    targets = [{"Phone": f"(1)415555{i:04d}"} for i in range(1001)]
+
+    with pytest.raises(PermanentError) as caught:
+        client.send_batch([{"TemplateId": "T", "Target": targets}])
+
+    assert caught.value.ret_code == 18019
+    assert caught.value.action == "SendBatchUSMSMessage"
+
+
+@pytest.mark.parametrize("action", ["SendUSMSMessage", "SendBatchUSMSMessage"])
+def test_unknown_action_for_either_action_is_unknown_action_error(
+    client: UspeedoClient, sandbox: Sandbox, action: str
+) -> None:
+    sandbox.set_fault(Fault(kind="retcode", ret_code=161, action=action))
+    sends: dict[str, Callable[[], object]] = {
+        "SendUSMSMessage": lambda: client.send_sms(SEND),
+        "SendBatchUSMSMessage": lambda: client.send_batch([TASK]),
+    }
+    send = sends[action]
+
+    with pytest.raises(UnknownActionError) as caught:
+        send()
+
+    assert caught.value.ret_code == 161
+    assert caught.value.retryable
+    assert caught.value.action == action
+
+
+class _Canned(BaseHTTPRequestHandler):
+    """Answers every POST with `answer`: provider answers the sandbox never gives."""
+
+    answer: ClassVar[dict[str, Any]] = {}
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = json.dumps(type(self).answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def canned() -> Iterator[tuple[str, type[_Canned]]]:
+    handler = type("Canned", (_Canned,), {"answer": {}})
+    server = HTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api", handler
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_nonzero_retcode_with_a_session_is_a_partial_success_not_an_error(
+    canned: tuple[str, type[_Canned]],
+) -> None:
+    # Some numbers went out: an error here would let a retry send them a second SMS.
+    url, handler = canned
+    handler.answer = {
+        "RetCode": 18046,
+        "Message": "part of the batch failed",
+        "SessionNo": "S-1",
+        "SuccessCount": 1,
+        "FailContent": [
+            {"TemplateId": "UTA2211ABCDEF", "Target": [{"Phone": "12015550123"}]},
+        ],
+    }
+
+    result = _client(url).send_batch([TASK])
+
+    assert (result.ret_code, result.session_no, result.success_count) == (18046, "S-1", 1)
+    assert result.refused == (RefusedTarget("12015550123", "refused by the provider"),)
+
+
+def test_a_nonzero_retcode_without_a_session_stays_an_error(
+    canned: tuple[str, type[_Canned]],
+) -> None:
+    url, handler = canned
+    handler.answer = {"RetCode": 18046, "Message": "part of the batch failed"}
+
+    with pytest.raises(PermanentError):
+        _client(url).send_batch([TASK])
+
+
+def test_a_task_refused_whole_without_targets_refuses_each_of_its_numbers(
+    canned: tuple[str, type[_Canned]],
+) -> None:
+    url, handler = canned
+    handler.answer = {
+        "RetCode": 0,
+        "SuccessCount": 0,
+        "FailContent": [{"TemplateId": "UTA2211ABCDEF", "FailureDetails": "template 13800138000"}],
+    }
+
+    result = _client(url).send_batch([TASK])
+
+    assert [r.phone for r in result.refused] == ["(86)13800138000", "(1)2015550123"]
+    # A provider's text may quote a number: its digits are masked.
+    assert {r.reason for r in result.refused} == {"template *******8000"}
+
+
+def test_an_answer_that_says_nothing_about_the_numbers_is_an_unknown_outcome(
+    canned: tuple[str, type[_Canned]],
+) -> None:
+    # RetCode 0 but no SessionNo, SuccessCount or FailContent: it may all have gone out.
+    url, handler = canned
+    handler.answer = {"RetCode": 0, "Message": "ok"}
+
+    with pytest.raises(UnknownOutcomeError):
+        _client(url).send_batch([TASK])
+
+
+def test_no_batch_number_or_parameter_reaches_the_logs(
+    client: UspeedoClient, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox.set_fault(Fault(kind="refuse", phones=("(1)2015550123",)))
+    with caplog.at_level(logging.DEBUG):
+        result = client.send_batch([TASK])
+
+    assert result.refused
+    assert caplog.records, "the check is only meaningful if something was logged"
+    for secret in ["13800138000", "2015550123", "739201", "48213", SANDBOX_SECRET]:
+        assert secret not in caplog.text
