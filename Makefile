@@ -11,9 +11,11 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 install: $(VENV)/.installed node_modules/.installed
 
 # Re-install only when a requirements file changed (idempotent and fast when nothing did).
-$(VENV)/.installed: requirements.txt requirements-dev.txt functions/requirements.txt constraints.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt functions/requirements.txt constraints.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	# The `smsgw` console script (the CLI package only; nothing else is installed).
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e . --no-deps
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -23,18 +25,29 @@ node_modules/.installed: package.json package-lock.json
 test: install
 	$(BIN)/python -m pytest
 
+# Speed, as ratios against baselines measured in the same run: writes benchmarks/RESULTS.md
+# and benchmarks/results.json. The official SDK (client benchmark's baseline) is installed
+# here only, never by install/test. BENCH_FLAGS, e.g. "--runs 20 --only cold_start,bundle".
+.PHONY: bench
+BENCH_FLAGS ?=
+bench: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt -c constraints.txt
+	$(BIN)/python -m benchmarks $(BENCH_FLAGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy functions uspeedo_sandbox tests infra app.py
+	$(BIN)/mypy functions uspeedo_sandbox tests infra app.py smsgw local_gateway
 
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-local:
-	@echo "make local is coming (issue #5): the whole gateway on this machine." >&2
-	@exit 2
+# The whole gateway on this machine: moto for AWS, the USpeedo sandbox, the real handler.
+# Point it at the real provider with USPEEDO_ENDPOINT, USPEEDO_ACCESS_KEY_ID and
+# USPEEDO_ACCESS_KEY_SECRET (and USPEEDO_ACCOUNT_ID) in the environment.
+local: install
+	$(BIN)/python -m local_gateway $(LOCAL_FLAGS)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .local .pytest_cache .mypy_cache .ruff_cache

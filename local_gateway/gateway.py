@@ -1,0 +1,171 @@
+"""The local gateway: every piece started in order, stopped in reverse."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import boto3
+import urllib3
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+from infra.names import STACK_ID
+from local_gateway.api_server import ApiServer
+from local_gateway.pump import REGION, EventPump
+from local_gateway.resources import FUNCTION_NAME, LocalResources, create
+from local_gateway.runtime import LambdaRuntime
+from uspeedo_sandbox import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCOUNT_ID, DEFAULT_SECRET, Sandbox
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OUTPUTS: Final = Path(".local/outputs.json")
+# moto needs credentials to sign with, and must never be handed a real key by accident.
+_FAKE_CREDENTIALS: Final = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    """Where things listen. Port 0 picks a free port. With `uspeedo_endpoint` set, the real
+    provider (or any other) is used with `uspeedo_credentials` instead of the sandbox."""
+
+    host: str = "127.0.0.1"
+    moto_port: int = 4566
+    sandbox_port: int = 8990
+    api_port: int = 3000
+    outputs_path: Path | None = DEFAULT_OUTPUTS
+    uspeedo_endpoint: str | None = None
+    uspeedo_credentials: dict[str, Any] | None = None
+    default_country_code: str = "86"
+    default_sender_id: str = ""
+
+
+class LocalGateway:
+    """moto + the sandbox + the real handler behind an event pump and a local API."""
+
+    def __init__(self, config: LocalConfig | None = None) -> None:
+        self.config = config or LocalConfig()
+        self.sandbox: Sandbox | None = None
+        self.resources: LocalResources | None = None
+        self.outputs: dict[str, str] = {}
+        self._moto: ThreadedMotoServer | None = None
+        self._runtime: LambdaRuntime | None = None
+        self._pump: EventPump | None = None
+        self._api: ApiServer | None = None
+        self.clients: dict[str, Any] = {}
+
+    def start(self) -> LocalGateway:
+        """Start everything and write the outputs file; returns self."""
+        config = self.config
+        self._moto = ThreadedMotoServer(
+            ip_address=config.host, port=config.moto_port, verbose=False
+        )
+        self._moto.start()
+        host, port = self._moto.get_host_and_port()
+        aws_endpoint = f"http://{host}:{port}"
+        # A fresh account: moto keeps its state per process, and a restart must not meet
+        # the previous run's queue contents.
+        urllib3.request("POST", f"{aws_endpoint}/moto-api/reset", timeout=5)
+        self.clients = {
+            name: boto3.client(
+                name, endpoint_url=aws_endpoint, region_name=REGION, **_FAKE_CREDENTIALS
+            )
+            for name in ("sns", "sqs", "secretsmanager", "dynamodb")
+        }
+
+        if config.uspeedo_endpoint:
+            endpoint, credentials = config.uspeedo_endpoint, dict(config.uspeedo_credentials or {})
+        else:
+            self.sandbox = Sandbox(host=config.host, port=config.sandbox_port).start()
+            endpoint = self.sandbox.url
+            credentials = {
+                "AccessKeyId": DEFAULT_ACCESS_KEY_ID,
+                "AccessKeySecret": DEFAULT_SECRET,
+                "AccountId": DEFAULT_ACCOUNT_ID,
+            }
+
+        self.resources = resources = create(
+            self.clients["sns"],
+            self.clients["sqs"],
+            self.clients["secretsmanager"],
+            self.clients["dynamodb"],
+            credentials,
+        )
+        environment = {
+            "USPEEDO_SECRET_ID": resources.secret_arn,
+            "USPEEDO_ENDPOINT": endpoint,
+            "IDEMPOTENCY_TABLE": resources.table_name,
+            "DEAD_LETTER_QUEUE_URL": resources.dead_letter_queue_url,
+            "DEFAULT_COUNTRY_CODE": config.default_country_code,
+            "DEFAULT_SENDER_ID": config.default_sender_id,
+        }
+        self._runtime = LambdaRuntime(environment, self.clients, FUNCTION_NAME)
+        self._pump = EventPump(
+            self.clients["sqs"],
+            resources.queue_url,
+            resources.queue_arn,
+            self._runtime.invoke,
+            _log_batch,
+        )
+        self._pump.start()
+        self._api = ApiServer(self._runtime.invoke, resources.api_key, config.host, config.api_port)
+        self._api.start()
+
+        self.outputs = resources.outputs(self._api.url, aws_endpoint, endpoint)
+        if config.outputs_path is not None:
+            config.outputs_path.parent.mkdir(parents=True, exist_ok=True)
+            config.outputs_path.write_text(json.dumps({STACK_ID: self.outputs}, indent=2) + "\n")
+        return self
+
+    def invoke(self, event: Any) -> Any:
+        """Invoke the handler directly (a direct invoke of a bare message, for example)."""
+        if self._runtime is None:
+            raise RuntimeError("the local gateway is not running")
+        return self._runtime.invoke(event)
+
+    def stop(self) -> None:
+        """Stop in reverse order; safe to call twice."""
+        if self._api is not None:
+            self._api.stop()
+            self._api = None
+        if self._pump is not None:
+            self._pump.stop()
+            self._pump = None
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+        if self.sandbox is not None:
+            self.sandbox.stop()
+            self.sandbox = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+
+    def __enter__(self) -> LocalGateway:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def real_provider_credentials() -> dict[str, Any] | None:
+    """USpeedo credentials from the environment, for pointing the local run at the real API."""
+    key_id = os.environ.get("USPEEDO_ACCESS_KEY_ID")
+    secret = os.environ.get("USPEEDO_ACCESS_KEY_SECRET")
+    if not key_id or not secret:
+        return None
+    credentials: dict[str, Any] = {"AccessKeyId": key_id, "AccessKeySecret": secret}
+    account = os.environ.get("USPEEDO_ACCOUNT_ID")
+    if account:
+        credentials["AccountId"] = int(account)
+    return credentials
+
+
+def _log_batch(done: int, failed: int) -> None:
+    if failed:
+        logger.warning("batch: %d done, %d left for redelivery", done, failed)
+    else:
+        logger.info("batch: %d done", done)

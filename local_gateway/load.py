@@ -1,0 +1,170 @@
+"""A load run through the local gateway's three doors, with the provider failing some calls
+transiently, and the check that matters: every message sent exactly once or parked with a
+reason — none lost, none duplicated. Used by the integration tests (small) and by
+`make bench` (10,000 messages)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import urllib3
+
+from local_gateway.gateway import LocalGateway
+from uspeedo_sandbox import Fault
+
+DOORS: Final = ("sns", "sqs", "api")
+_API_ATTEMPTS: Final = 10
+
+
+@dataclass
+class LoadReport:
+    """What happened to every message of a run."""
+
+    messages: int
+    failure_rate: float
+    seconds: float = 0.0
+    sent: int = 0
+    parked: int = 0
+    duplicated: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    parked_without_reason: list[str] = field(default_factory=list)
+    provider_calls: int = 0
+    provider_failures: int = 0
+    api_retries: int = 0
+
+    @property
+    def throughput(self) -> float:
+        """Messages per second, from the first send to the last fate."""
+        return self.messages / self.seconds if self.seconds else 0.0
+
+    @property
+    def holds(self) -> bool:
+        """The contract: nothing lost, nothing twice, every parked message with a reason."""
+        return not (self.duplicated or self.lost or self.parked_without_reason)
+
+
+def run_load(
+    gateway: LocalGateway, messages: int, failure_rate: float = 0.05, timeout_s: float = 600
+) -> LoadReport:
+    """Send `messages` distinct messages, a third through each door, and wait for each fate."""
+    sandbox = gateway.sandbox
+    if sandbox is None:
+        raise RuntimeError("a load run needs the sandbox (it counts what the provider got)")
+    sandbox.reset()
+    sandbox.set_fault(Fault(kind="status", status=503, probability=failure_rate, seed=7))
+    report = LoadReport(messages=messages, failure_rate=failure_rate)
+    ids = [f"load-{i:06d}" for i in range(messages)]
+    started = time.monotonic()
+    by_door = {door: ids[i :: len(DOORS)] for i, door in enumerate(DOORS)}
+    with ThreadPoolExecutor(len(DOORS)) as pool:
+        retries = pool.submit(_send_api, gateway, by_door["api"])
+        pool.submit(_send_sns, gateway, by_door["sns"]).result()
+        pool.submit(_send_sqs, gateway, by_door["sqs"]).result()
+        report.api_retries = retries.result()
+    parked = _wait_for_fates(gateway, set(ids), started + timeout_s)
+    report.seconds = time.monotonic() - started
+    sandbox.clear_faults()
+
+    sent = Counter(m.body.get("UserId") for m in sandbox.accepted)
+    parked_ids = Counter(p["UserId"] for p in parked)
+    report.sent = sum(1 for i in ids if sent[i])
+    report.parked = sum(1 for i in ids if parked_ids[i])
+    report.duplicated = sorted(i for i in ids if sent[i] + parked_ids[i] > 1)
+    report.lost = sorted(i for i in ids if sent[i] + parked_ids[i] == 0)
+    report.parked_without_reason = sorted(p["UserId"] for p in parked if not p["ErrorCode"])
+    report.provider_calls = len(sandbox.requests)
+    report.provider_failures = sum(1 for r in sandbox.requests if r.fault == "status")
+    return report
+
+
+def _message(user_id: str) -> str:
+    # A distinct number per message keeps the fingerprints (idempotency keys) distinct.
+    serial = int(user_id.split("-")[1])
+    return json.dumps(
+        {
+            "PhoneNumbers": [f"+86138{serial:08d}"],
+            "TemplateId": "UTA-LOAD",
+            "TemplateParams": ["1234"],
+            "UserId": user_id,
+        }
+    )
+
+
+def _send_sns(gateway: LocalGateway, ids: list[str]) -> None:
+    sns, topic = gateway.clients["sns"], gateway.outputs["TopicArn"]
+    for start in range(0, len(ids), 10):
+        entries = [
+            {"Id": str(n), "Message": _message(i)} for n, i in enumerate(ids[start : start + 10])
+        ]
+        sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
+
+
+def _send_sqs(gateway: LocalGateway, ids: list[str]) -> None:
+    sqs, queue = gateway.clients["sqs"], gateway.outputs["QueueUrl"]
+    for start in range(0, len(ids), 10):
+        entries = [
+            {"Id": str(n), "MessageBody": _message(i)}
+            for n, i in enumerate(ids[start : start + 10])
+        ]
+        sqs.send_message_batch(QueueUrl=queue, Entries=entries)
+
+
+def _send_api(gateway: LocalGateway, ids: list[str]) -> int:
+    """POST each message; on 502/503 retry with the same Idempotency-Key, as a client should."""
+    pool = urllib3.PoolManager(maxsize=2)
+    url = f"{gateway.outputs['ApiUrl']}messages"
+    retries = 0
+    for user_id in ids:
+        headers = {"x-api-key": gateway.outputs["ApiKey"], "Idempotency-Key": user_id}
+        for _ in range(_API_ATTEMPTS):
+            answer = pool.request("POST", url, body=_message(user_id), headers=headers, timeout=30)
+            if answer.status not in (502, 503):
+                break
+            retries += 1
+    return retries
+
+
+def _wait_for_fates(gateway: LocalGateway, ids: set[str], deadline: float) -> list[dict[str, Any]]:
+    """Wait until every message is sent or parked (or the deadline passes); the parked ones."""
+    sandbox = gateway.sandbox
+    assert sandbox is not None
+    sqs, dead_letters = gateway.clients["sqs"], gateway.outputs["DeadLetterQueueUrl"]
+    parked: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        for item in sqs.receive_message(
+            QueueUrl=dead_letters, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        ).get("Messages", []):
+            attributes = item.get("MessageAttributes", {})
+            parked.append(
+                {
+                    "UserId": _user_id(item["Body"]),
+                    "ErrorCode": attributes.get("ErrorCode", {}).get("StringValue"),
+                }
+            )
+            sqs.delete_message(QueueUrl=dead_letters, ReceiptHandle=item["ReceiptHandle"])
+        done = {m.body.get("UserId") for m in sandbox.accepted} | {p["UserId"] for p in parked}
+        if ids <= done and _queue_idle(gateway):
+            break
+        time.sleep(0.2)
+    return parked
+
+
+def _queue_idle(gateway: LocalGateway) -> bool:
+    attributes = gateway.clients["sqs"].get_queue_attributes(
+        QueueUrl=gateway.outputs["QueueUrl"],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return all(int(v) == 0 for v in attributes.values())
+
+
+def _user_id(body: str) -> str:
+    try:
+        value = json.loads(body).get("UserId")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""

@@ -1,0 +1,103 @@
+"""The stack's resources, created on the moto server with the stack's own settings."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from infra.names import Output
+from infra.queue_settings import DEAD_LETTER_RETENTION_DAYS, MAX_RECEIVE_COUNT, RAW_MESSAGE_DELIVERY
+from sms_gateway import time_budget
+
+NAME = "sms-gateway"
+IDEMPOTENCY_TABLE = f"{NAME}-idempotency"
+FUNCTION_NAME = f"{NAME}-local"
+
+
+@dataclass(frozen=True)
+class LocalResources:
+    """What `create` made: the stack's outputs, and what the pump and the API need."""
+
+    topic_arn: str
+    queue_url: str
+    queue_arn: str
+    dead_letter_queue_url: str
+    dead_letter_queue_arn: str
+    secret_arn: str
+    table_name: str
+    api_key: str
+
+    def outputs(self, api_url: str, aws_endpoint_url: str, uspeedo_endpoint: str) -> dict[str, str]:
+        """The stack's output keys (contract) plus what a local user needs besides."""
+        return {
+            Output.TOPIC_ARN: self.topic_arn,
+            Output.QUEUE_URL: self.queue_url,
+            Output.DEAD_LETTER_QUEUE_URL: self.dead_letter_queue_url,
+            Output.API_URL: api_url,
+            Output.API_KEY_ID: "local",
+            Output.SECRET_ARN: self.secret_arn,
+            Output.FUNCTION_NAME: FUNCTION_NAME,
+            Output.ALARM_TOPIC_ARN: "",
+            "AwsEndpointUrl": aws_endpoint_url,
+            "ApiKey": self.api_key,
+            "UspeedoEndpoint": uspeedo_endpoint,
+        }
+
+
+def create(
+    sns: Any, sqs: Any, secretsmanager: Any, dynamodb: Any, credentials: dict[str, Any]
+) -> LocalResources:
+    """Topic → (raw delivery) → queue → (redrive) → dead-letter queue; the secret; the
+    idempotency table in Powertools' default shape."""
+    dead_letter_url = sqs.create_queue(
+        QueueName=f"{NAME}-dlq",
+        Attributes={"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_DAYS * 24 * 3600)},
+    )["QueueUrl"]
+    dead_letter_arn = _queue_arn(sqs, dead_letter_url)
+    queue_url = sqs.create_queue(
+        QueueName=f"{NAME}-queue",
+        Attributes={
+            "VisibilityTimeout": str(time_budget.visibility_timeout_s()),
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}
+            ),
+        },
+    )["QueueUrl"]
+    queue_arn = _queue_arn(sqs, queue_url)
+    topic_arn = sns.create_topic(Name=f"{NAME}-topic")["TopicArn"]
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true" if RAW_MESSAGE_DELIVERY else "false"},
+    )
+    secret_arn = secretsmanager.create_secret(
+        Name=f"{NAME}/uspeedo", SecretString=json.dumps(credentials)
+    )["ARN"]
+    dynamodb.create_table(
+        TableName=IDEMPOTENCY_TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=IDEMPOTENCY_TABLE,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
+    )
+    return LocalResources(
+        topic_arn=topic_arn,
+        queue_url=queue_url,
+        queue_arn=queue_arn,
+        dead_letter_queue_url=dead_letter_url,
+        dead_letter_queue_arn=dead_letter_arn,
+        secret_arn=secret_arn,
+        table_name=IDEMPOTENCY_TABLE,
+        api_key=secrets.token_urlsafe(24),
+    )
+
+
+def _queue_arn(sqs: Any, url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    return str(attributes["Attributes"]["QueueArn"])

@@ -1,0 +1,84 @@
+"""The real handler, invoked the way Lambda would: one invocation at a time (one
+container), with a context whose remaining time counts down from the function timeout."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+from sms_gateway import handler, time_budget
+from sms_gateway.credentials import CredentialsSource
+from sms_gateway.dead_letter import DeadLetterQueue
+from sms_gateway.gateway import Gateway
+from sms_gateway.idempotency import DynamoLedger, NoLedger
+from sms_gateway.settings import Settings
+
+
+@dataclass
+class LocalContext:
+    """The Lambda context attributes Powertools and the handler read."""
+
+    function_name: str
+    deadline: float
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = ""
+    log_group_name: str = "/aws/lambda/local"
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+class LambdaRuntime:
+    """Builds the gateway from the contract's environment variables, with boto3 clients
+    bound to the moto server, and runs the real `lambda_handler`."""
+
+    def __init__(
+        self, environment: Mapping[str, str], clients: Mapping[str, Any], function_name: str
+    ) -> None:
+        settings = Settings.from_env(environment)
+        ledger = (
+            DynamoLedger(
+                settings.idempotency_table,
+                settings.idempotency_ttl_s,
+                boto3_client=clients["dynamodb"],
+            )
+            if settings.idempotency_table
+            else NoLedger()
+        )
+        dead_letters = (
+            DeadLetterQueue(settings.dead_letter_queue_url, clients["sqs"])
+            if settings.dead_letter_queue_url
+            else None
+        )
+        credentials = CredentialsSource(
+            settings.secret_id, SecretsProvider(boto3_client=clients["secretsmanager"])
+        )
+        self.gateway = Gateway.build(settings, credentials, ledger, dead_letters)
+        self.function_name = function_name
+        # Lambda runs one invocation per container at a time; Powertools' logger and
+        # metrics keep per-invocation state that relies on it.
+        self._lock = threading.Lock()
+
+    def invoke(self, event: Any) -> Any:
+        """Invoke the handler; raises what it raises (a direct invoke's typed errors)."""
+        with self._lock:
+            handler.use_gateway(self.gateway)
+            context = LocalContext(
+                function_name=self.function_name,
+                deadline=time.monotonic() + time_budget.FUNCTION_TIMEOUT_S,
+            )
+            return handler.lambda_handler(event, context)
+
+    def close(self) -> None:
+        """Stop the gateway's worker threads."""
+        handler.use_gateway(None)
+        self.gateway.close()

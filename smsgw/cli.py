@@ -1,0 +1,177 @@
+"""The `smsgw` command line: argparse, and one function per command.
+
+    smsgw [--local] [--outputs PATH] send --to NUMBER… --template ID [--param P…] …
+    smsgw [--local] [--outputs PATH] receipts SESSIONNO… [--json]
+    smsgw [--local] [--outputs PATH] dlq list [--max N] [--json]
+    smsgw [--local] [--outputs PATH] dlq redrive [--max N]
+    smsgw local [ARGS…]
+
+Exit codes: 0 done; 1 the gateway, the API or AWS refused; 2 the command line or the setup
+is wrong (no outputs file, stack not deployed, no credentials).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from smsgw import dead_letters, local, receipts, send
+from smsgw.errors import CliError
+from smsgw.outputs import Outputs, load
+
+# 128 + SIGINT, as a shell reports a command stopped with Ctrl-C.
+INTERRUPTED = 130
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _stack_options(defaults: bool) -> argparse.ArgumentParser:
+    """`--local`/`--outputs`, accepted before the command and after it. After it they
+    default to SUPPRESS, so they do not undo what was given before."""
+    options = argparse.ArgumentParser(add_help=False)
+    where = options.add_argument_group("which gateway")
+    where.add_argument(
+        "--local",
+        action="store_true",
+        default=False if defaults else argparse.SUPPRESS,
+        help="the local gateway (`make local`): read .local/outputs.json",
+    )
+    where.add_argument(
+        "--outputs",
+        type=Path,
+        metavar="PATH",
+        default=None if defaults else argparse.SUPPRESS,
+        help="read the outputs from PATH, not from cdk-outputs.json (or .local/outputs.json) "
+        "in this folder or the nearest above",
+    )
+    return options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
+    parser = argparse.ArgumentParser(
+        prog="smsgw",
+        description="Send SMS through the gateway, read delivery receipts, manage the "
+        "dead-letter queue, run the gateway locally.",
+        parents=[_stack_options(defaults=True)],
+    )
+    after = [_stack_options(defaults=False)]
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sending = commands.add_parser(
+        "send", parents=after, help="send one message", description="Send one message."
+    )
+    sending.add_argument(
+        "--to",
+        nargs="+",
+        action="extend",
+        required=True,
+        metavar="NUMBER",
+        help="phone numbers, e.g. +8613800138000 (several, or comma-separated)",
+    )
+    sending.add_argument("--template", required=True, metavar="ID", help="the TemplateId")
+    sending.add_argument(
+        "--param",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="P",
+        help="template parameters, in order (sent as typed, as strings)",
+    )
+    sending.add_argument("--sender-id", metavar="S", help="SenderId (at most 11 characters)")
+    sending.add_argument("--user-id", metavar="U", help="UserId, echoed in receipts")
+    sending.add_argument(
+        "--via",
+        choices=send.DOORS,
+        default=send.VIA_SNS,
+        help="which door: the SNS topic (default), the SQS queue, or the API",
+    )
+    sending.add_argument(
+        "--key",
+        metavar="IDEMPOTENCY_KEY",
+        help="idempotency key: the same key again within 24 h sends nothing",
+    )
+
+    receipt = commands.add_parser(
+        "receipts",
+        parents=after,
+        help="delivery receipts of SessionNos",
+        description="Delivery receipts (phones masked). They arrive minutes after sending.",
+    )
+    receipt.add_argument("session_nos", nargs="+", metavar="SESSIONNO")
+    receipt.add_argument("--json", action="store_true", help="print the API's JSON answer")
+
+    dlq = commands.add_parser(
+        "dlq", help="the dead-letter queue: list or redrive", description="The dead-letter queue."
+    )
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    listing = dlq_commands.add_parser(
+        "list",
+        parents=after,
+        help="show what waits, and why (without consuming it)",
+        description="Show the parked messages and why (numbers never shown).",
+    )
+    listing.add_argument("--max", type=_positive, metavar="N", help="show at most N")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    redrive = dlq_commands.add_parser(
+        "redrive",
+        parents=after,
+        help="send every parked message back to the queue",
+        description="Move parked messages back to the queue, without the gateway's reason "
+        "attributes, so the gateway tries them again.",
+    )
+    redrive.add_argument("--max", type=_positive, metavar="N", help="move at most N")
+
+    commands.add_parser(
+        "local",
+        help="run the gateway on this machine (other arguments go to it)",
+        description="Run `python -m local_gateway` with the arguments that follow.",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit code (argparse exits 2 itself on a bad line)."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command != "local" and extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    try:
+        return _run(args, extra)
+    except CliError as error:
+        print(f"smsgw: {error.message}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("smsgw: interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _run(args: argparse.Namespace, extra: list[str]) -> int:
+    if args.command == "local":
+        return local.run(extra[1:] if extra[:1] == ["--"] else extra)
+    outputs = _outputs(args)
+    if args.command == "send":
+        message = send.build_message(
+            args.to, args.template, args.param, args.sender_id, args.user_id
+        )
+        return send.send(outputs, message, args.via, args.key)
+    if args.command == "receipts":
+        return receipts.show(outputs, args.session_nos, as_json=args.json)
+    if args.dlq_command == "list":
+        return dead_letters.list_command(outputs, args.max, json_output=args.json)
+    return dead_letters.redrive_command(outputs, args.max)
+
+
+def _outputs(args: argparse.Namespace) -> Outputs:
+    return load(local=args.local, path=args.outputs)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
