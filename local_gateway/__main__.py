@@ -62,9 +62,11 @@ def how_to_send(outputs: dict[str, str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stderr
-    )
+    # The handler writes its own JSON lines (Powertools); ours go to stderr.
+    own = logging.StreamHandler(sys.stderr)
+    own.setFormatter(logging.Formatter("%(asctime)s local: %(message)s"))
+    logging.getLogger("local_gateway").addHandler(own)
+    logging.getLogger("local_gateway").setLevel(logging.INFO)
     endpoint = os.environ.get("USPEEDO_ENDPOINT")
     credentials = real_provider_credentials() if endpoint else None
     if endpoint and credentials is None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 import boto3
 import urllib3
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 from infra.names import STACK_ID
 from local_gateway.api_server import ApiServer
@@ -23,6 +26,7 @@ from uspeedo_sandbox import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCOUNT_ID, DEFAULT_S
 logger = logging.getLogger(__name__)
 
 DEFAULT_OUTPUTS: Final = Path(".local/outputs.json")
+MOTO_START_TIMEOUT_S: Final = 30
 # moto needs credentials to sign with, and must never be handed a real key by accident.
 _FAKE_CREDENTIALS: Final = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -51,7 +55,7 @@ class LocalGateway:
         self.sandbox: Sandbox | None = None
         self.resources: LocalResources | None = None
         self.outputs: dict[str, str] = {}
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: subprocess.Popen[bytes] | None = None
         self._runtime: LambdaRuntime | None = None
         self._pump: EventPump | None = None
         self._api: ApiServer | None = None
@@ -60,15 +64,7 @@ class LocalGateway:
     def start(self) -> LocalGateway:
         """Start everything and write the outputs file; returns self."""
         config = self.config
-        self._moto = ThreadedMotoServer(
-            ip_address=config.host, port=config.moto_port, verbose=False
-        )
-        self._moto.start()
-        host, port = self._moto.get_host_and_port()
-        aws_endpoint = f"http://{host}:{port}"
-        # A fresh account: moto keeps its state per process, and a restart must not meet
-        # the previous run's queue contents.
-        urllib3.request("POST", f"{aws_endpoint}/moto-api/reset", timeout=5)
+        self._moto, aws_endpoint = _start_moto(config.host, config.moto_port)
         self.clients = {
             name: boto3.client(
                 name, endpoint_url=aws_endpoint, region_name=REGION, **_FAKE_CREDENTIALS
@@ -141,7 +137,8 @@ class LocalGateway:
             self.sandbox.stop()
             self.sandbox = None
         if self._moto is not None:
-            self._moto.stop()
+            self._moto.terminate()
+            self._moto.wait(timeout=10)
             self._moto = None
 
     def __enter__(self) -> LocalGateway:
@@ -149,6 +146,33 @@ class LocalGateway:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def _start_moto(host: str, port: int) -> tuple[subprocess.Popen[bytes], str]:
+    """moto's server in a process of its own: in this one it would share the GIL with the
+    handler, the pump and the sandbox, and every AWS call would queue behind them (measured:
+    a 10-record batch took as long as 10 single messages)."""
+    if port == 0:
+        with socket.socket() as probe:
+            probe.bind((host, 0))
+            port = int(probe.getsockname()[1])
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://{host}:{port}"
+    deadline = time.monotonic() + MOTO_START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise OSError(f"the moto server exited at start (port {port} taken?)")
+        try:
+            urllib3.request("GET", f"{endpoint}/moto-api/", timeout=1, retries=False)
+            return process, endpoint
+        except urllib3.exceptions.HTTPError:
+            time.sleep(0.1)
+    process.terminate()
+    raise OSError(f"the moto server did not answer on {endpoint} within {MOTO_START_TIMEOUT_S} s")
 
 
 def real_provider_credentials() -> dict[str, Any] | None:
