@@ -37,7 +37,7 @@ bench: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy functions uspeedo_sandbox tests infra app.py smsgw local_gateway
+	$(BIN)/mypy functions uspeedo_sandbox tests infra app.py smsgw local_gateway benchmarks
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -12,16 +12,17 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.services import Services
+from benchmarks.services import Services, base_env
 
 
-def run_worker(name: str, runs: int, services: Services, **env: str) -> dict[str, Any]:
-    """Run `benchmarks.<name>.measure(runs)` in a child process; its result."""
+def run_worker(name: str, runs: int, services: Services | None, **env: str) -> dict[str, Any]:
+    """Run `benchmarks.<name>.measure(runs)` in a child process, with the Lambda's
+    environment pointed at `services` (or a clean one without); its result."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as scratch:
         out = Path(scratch) / "out.json"
         done = subprocess.run(  # noqa: S603 (our interpreter, our module)
             [sys.executable, "-m", "benchmarks.worker", name, str(runs), str(out)],
-            env=services.env(**env),
+            env=services.env(**env) if services is not None else {**base_env(), **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
