@@ -82,8 +82,7 @@ def test_importing_the_handler_with_tracing_off_never_loads_the_xray_sdk() -> No
     # built — which an import-order change in handler.py/queues.py would bring back.
     deferred = ["aws_xray_sdk", "boto3", "aws_lambda_powertools.utilities.parser.models"]
     code = (
-        "import sys, sms_gateway.handler; "
-        f"print(any(name in sys.modules for name in {deferred!r}))"
+        f"import sys, sms_gateway.handler; print(any(name in sys.modules for name in {deferred!r}))"
     )
     env = {
         **os.environ,
