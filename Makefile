@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install test lint format local clean synth deploy destroy cfn-lint
+.PHONY: install test lint format local load clean synth deploy destroy cfn-lint
 
 # The stamps live inside what they stand for, so `rm -rf .venv node_modules` re-installs.
 install: $(VENV)/.installed node_modules/.installed
@@ -48,6 +48,12 @@ format: install
 # USPEEDO_ACCESS_KEY_SECRET (and USPEEDO_ACCOUNT_ID) in the environment.
 local: install
 	$(BIN)/python -m local_gateway $(LOCAL_FLAGS)
+
+# The load check at full size: 10,000 messages through SNS, SQS and the API with 5% of
+# provider calls failing — every one sent once or parked with a reason. (make test runs it
+# at 150.) Kept out of make bench, whose whole run must stay under 10 minutes here.
+load: install
+	$(BIN)/python -m local_gateway.load --messages $(or $(LOAD_MESSAGES),10000)
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out .local .pytest_cache .mypy_cache .ruff_cache

@@ -168,3 +168,36 @@ def _user_id(body: str) -> str:
     except (ValueError, AttributeError):
         return ""
     return value if isinstance(value, str) else ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m local_gateway.load [--messages N]` (what `make load` runs): a fresh local
+    gateway on free ports, one load run, the outcome and the throughput; exit 1 when the
+    contract does not hold."""
+    import argparse
+
+    from local_gateway.gateway import LocalConfig
+
+    parser = argparse.ArgumentParser(prog="python -m local_gateway.load", description=main.__doc__)
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--failure-rate", type=float, default=0.05)
+    args = parser.parse_args(argv)
+    config = LocalConfig(moto_port=0, sandbox_port=0, api_port=0, outputs_path=None)
+    with LocalGateway(config) as gateway:
+        report = run_load(gateway, args.messages, args.failure_rate, timeout_s=3600)
+    print(
+        f"load: {report.messages} messages through SNS, SQS and the API with "
+        f"{report.failure_rate:.0%} of provider calls failing: {report.sent} sent, "
+        f"{report.parked} parked, {len(report.lost)} lost, {len(report.duplicated)} duplicated, "
+        f"{len(report.parked_without_reason)} parked without a reason; "
+        f"{report.provider_failures} of {report.provider_calls} provider calls failed, "
+        f"{report.api_retries} API retries; {report.seconds:.0f} s, "
+        f"{report.throughput:.0f} messages/s"
+    )
+    return 0 if report.holds else 1
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -28,8 +28,10 @@ from tests.harness import FakeLambdaContext, drain_queue
 from uspeedo_sandbox import Sandbox
 
 TABLE = "sms-gateway-idempotency"
+# Short enough that a hang test waits little; long enough that a loaded CI machine does not
+# turn an ordinary sandbox answer into a read timeout (seen at 0.5 s).
 FAST = Timeouts(
-    connect_s=0.5, read_s=0.5, connect_retries=1, backoff_factor_s=0.01, backoff_max_s=0.02
+    connect_s=0.5, read_s=1.5, connect_retries=1, backoff_factor_s=0.01, backoff_max_s=0.02
 )
 
 

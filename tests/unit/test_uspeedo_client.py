@@ -37,7 +37,7 @@ from sms_gateway.uspeedo_client import (
 from tests.conftest import SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCOUNT_ID, SANDBOX_SECRET
 from uspeedo_sandbox import Fault, Sandbox
 
-READ_TIMEOUT_S = 0.5
+READ_TIMEOUT_S = 1.0  # 0.5 s was seen to expire on a loaded machine
 FAST = Timeouts(
     connect_s=0.5,
     read_s=READ_TIMEOUT_S,
