@@ -26,7 +26,7 @@ from sms_gateway.errors import (
     UspeedoError,
 )
 from sms_gateway.gateway import Gateway
-from sms_gateway.model import message_json_schema
+from sms_gateway.model import ROOT, message_json_schema
 from sms_gateway.telemetry import logger
 from sms_gateway.uspeedo_client import MAX_SESSIONS_PER_RECEIPT_CALL, SessionReceipts
 
@@ -82,7 +82,7 @@ def build_api(gateway: Callable[[], Gateway]) -> APIGatewayRestResolver:
         event = app.current_event
         key = event.headers.get(IDEMPOTENCY_HEADER) or _header(event.headers, IDEMPOTENCY_HEADER)
         outcome = gateway().accept(
-            event.decoded_body or "",
+            _body_text(event),
             key=key,
             remaining_ms=_api_deadline(app.lambda_context.get_remaining_time_in_millis),
         )
@@ -255,6 +255,18 @@ def _api_deadline(lambda_remaining_ms: Callable[[], int]) -> Callable[[], int]:
         return min(lambda_remaining_ms(), api_left)
 
     return remaining_ms
+
+
+def _body_text(event: Any) -> str:
+    """The request body as text. A body marked base64 that is not base64 of UTF-8 text is
+    the client's error (400), not ours (500). (Found by tests/reliability/test_fuzz.)"""
+    try:
+        body: str | None = event.decoded_body
+    except ValueError:  # binascii's, UnicodeDecodeError, a lone surrogate's UnicodeEncodeError
+        raise MessageValidationError(
+            [FieldError(ROOT, "not_base64", "is marked base64-encoded but is not base64 of UTF-8")]
+        ) from None
+    return body or ""
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:

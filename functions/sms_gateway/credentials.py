@@ -32,6 +32,18 @@ class CredentialsSource:
 
     def get(self, *, refresh: bool = False) -> Credentials:
         """The credentials, from the cache unless `refresh` (after a credentials RetCode)."""
+        value = self._fetch(refresh)
+        try:
+            return parse_secret(value)
+        except ConfigurationError:
+            if refresh:
+                raise
+            # Powertools caches the secret as it was fetched, usable or not: without a
+            # fresh read, an operator's fix would wait out the cache (5 min) while every
+            # message failed. (Found by tests/reliability: secret-incomplete.)
+            return parse_secret(self._fetch(refresh=True))
+
+    def _fetch(self, refresh: bool) -> Any:
         from aws_lambda_powertools.utilities.parameters.exceptions import (
             GetParameterError,
             TransformParameterError,
@@ -46,7 +58,7 @@ class CredentialsSource:
         except GetParameterError as exc:
             # Secrets Manager unreachable or the secret missing: retry later, and alarm.
             raise ConfigurationError(f"cannot read the USpeedo secret: {exc}") from None
-        return parse_secret(value)
+        return value
 
 
 def parse_secret(value: Any) -> Credentials:

@@ -8,6 +8,7 @@ explicit key with a different message is refused instead of replayed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -20,6 +21,8 @@ from sms_gateway.errors import (
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = logging.getLogger(__name__)
 
 Chunk = dict[str, Any]  # {"key": str, "fingerprint": str, "request": {...}}
 ChunkResult = dict[str, Any]
@@ -90,8 +93,15 @@ class DynamoLedger:
             IdempotencyValidationError,
         )
 
+        delivered: list[ChunkResult] = []
+
+        def deliver_once(chunk: Chunk) -> ChunkResult:
+            result = deliver(chunk)
+            delivered.append(result)
+            return result
+
         try:
-            result: ChunkResult = self._run(chunk=chunk, deliver=deliver)
+            result: ChunkResult = self._run(chunk=chunk, deliver=deliver_once)
         except IdempotencyValidationError:
             raise IdempotencyKeyReusedError() from None
         except IdempotencyAlreadyInProgressError:
@@ -99,6 +109,14 @@ class DynamoLedger:
                 "this message is being sent by another invocation right now"
             ) from None
         except IdempotencyPersistenceLayerError as exc:
+            if delivered:
+                # The provider was called and answered; only recording that failed
+                # (Powertools' save_success). Raising would have the queue or the caller
+                # retry, and once this chunk's lock expires the retry sends the SMS
+                # again. Answer with what happened instead; the lock stays until it
+                # expires. (Found by tests/reliability: dynamodb-success-write.)
+                logger.warning("chunk sent, but its idempotency record could not be completed")
+                return delivered[0]
             raise IdempotencyStoreError(f"idempotency table unavailable: {exc}") from None
         return result
 

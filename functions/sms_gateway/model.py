@@ -700,6 +700,10 @@ def _path(loc: tuple[int | str, ...]) -> str:
             out += f"[{part}]"
         else:
             name = part if len(part) <= _MAX_NAME_SHOWN else part[:_MAX_NAME_SHOWN] + "…"
+            if not name.strip() or not name.isprintable():
+                # An empty, blank or unprintable key would leave the error naming no
+                # field: show it quoted and escaped. (Found by tests/reliability/test_fuzz.)
+                name = json.dumps(name)
             out += f".{name}" if out else name
     return out
 

@@ -199,15 +199,13 @@ class Sender:
         request = chunk["request"]
         batch = chunk.get("action", SEND_ACTION) == BATCH_ACTION
         phone_count = len(batch_action.phones_of(request) if batch else request["PhoneNumbers"])
-        if remaining_ms is not None:
-            needed = time_budget.worst_case_call_s() * 1000 + SAFETY_MARGIN_MS
-            if remaining_ms() < needed:
-                raise OutOfTimeError("too little time left in this invocation for a provider call")
+        _check_time(remaining_ms)
         try:
             if batch:
-                return self._deliver_batch(request)
+                return self._deliver_batch(request, remaining_ms)
             sent = self._with_fresh_credentials(
-                lambda client: self._timed(SEND_ACTION, lambda: client.send_sms(request))
+                lambda client: self._timed(SEND_ACTION, lambda: client.send_sms(request)),
+                remaining_ms,
             )
         except UnknownOutcomeError as exc:
             # Remembered as done: the provider may have sent it, and a second SMS is the
@@ -220,7 +218,9 @@ class Sender:
             "UserId": sent.user_id,
         }
 
-    def _deliver_batch(self, request: dict[str, Any]) -> ChunkResult:
+    def _deliver_batch(
+        self, request: dict[str, Any], remaining_ms: RemainingMs | None = None
+    ) -> ChunkResult:
         """One SendBatchUSMSMessage call: sent if the provider took at least one number."""
         result: BatchResult = self._with_fresh_credentials(
             lambda client: self._timed(
@@ -228,7 +228,8 @@ class Sender:
                 lambda: client.send_batch(
                     request["TaskContent"], account_id=request.get("AccountId")
                 ),
-            )
+            ),
+            remaining_ms,
         )
         refused = batch_action.refused_positions(request, result)
         phone_count = len(batch_action.phones_of(request))
@@ -280,10 +281,18 @@ class Sender:
         self._counters.latency("ProviderLatency", result.elapsed_ms)
         return result
 
-    def _with_fresh_credentials(self, call: Callable[[UspeedoClient], T]) -> T:
+    def _with_fresh_credentials(
+        self, call: Callable[[UspeedoClient], T], remaining_ms: RemainingMs | None = None
+    ) -> T:
         """Run `call`; on a credentials RetCode, refetch the secret once and, if it
-        changed (rotated), try again — the refused call sent nothing."""
+        changed (rotated), try again — the refused call sent nothing.
+
+        The time left is checked again just before each call: reading the secret can be
+        slow (Secrets Manager's SDK retries), and a call begun without time to finish can
+        be cut by the Lambda timeout. (Found by tests/reliability: slow-secret.)
+        """
         client = self._current_client()
+        _check_time(remaining_ms)
         try:
             return call(client)
         except CredentialsError:
@@ -291,6 +300,7 @@ class Sender:
             if fresh == client.credentials:
                 raise
             logger.warning("provider refused the credentials; retrying with the rotated secret")
+            _check_time(remaining_ms)
             return call(self._current_client(fresh))
 
     def _current_client(self, fresh: Credentials | None = None) -> UspeedoClient:
@@ -351,6 +361,15 @@ class Sender:
             replayed=not refused and all(r.get(REPLAYED) for _, r in sent),
             failed=tuple(failed),
         )
+
+
+def _check_time(remaining_ms: RemainingMs | None) -> None:
+    """Refuse to start a provider call that the invocation may not live to finish."""
+    if remaining_ms is None:
+        return
+    needed = time_budget.worst_case_call_s() * 1000 + SAFETY_MARGIN_MS
+    if remaining_ms() < needed:
+        raise OutOfTimeError("too little time left in this invocation for a provider call")
 
 
 def _failed_numbers(chunk: Chunk, outcome: ChunkResult | GatewayError) -> list[FailedNumber]:
