@@ -69,6 +69,7 @@ __all__ = [
     "ACTION",
     "MAX_NUMBERS_PER_CALL",
     "MAX_PHONE_NUMBERS",
+    "MESSAGE_FIELDS",
     "Message",
     "Recipient",
     "message_json_schema",
@@ -413,6 +414,8 @@ def _field_names(model: type[BaseModel]) -> tuple[str, ...]:
 
 
 _FIELD_NAMES: Final = _field_names(_MessageInput)
+# The message's field names (USpeedo's own, plus IdempotencyKey and Recipients).
+MESSAGE_FIELDS: Final = _FIELD_NAMES
 _RECIPIENT_FIELD_NAMES: Final = _field_names(_RecipientInput)
 # Paths (list indices as `[]`) that must hold a value: null there is "required", not a type
 # error. PhoneNumbers and Recipients are the form's business (`_form_errors`).

@@ -146,8 +146,8 @@ class Sender:
         The key is the message's `IdempotencyKey`, else `key` (header or message
         attribute), else the message's fingerprint.
         """
-        base_key = message.idempotency_key or key or message.fingerprint()
-        fingerprint = message.fingerprint()
+        fingerprint = message.fingerprint()  # hashes every number: once per message
+        base_key = message.idempotency_key or key or fingerprint
         action = self.action_for(message)
         chunks = [
             {

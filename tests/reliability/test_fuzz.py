@@ -36,7 +36,7 @@ from sms_gateway import handler
 from sms_gateway.deliveries import Delivery, from_sns_record, from_sqs_record
 from sms_gateway.errors import FieldError, GatewayError, MessageValidationError
 from sms_gateway.gateway import Gateway
-from sms_gateway.model import MAX_IDEMPOTENCY_KEY_LENGTH, parse_message
+from sms_gateway.model import MAX_IDEMPOTENCY_KEY_LENGTH, MESSAGE_FIELDS, parse_message
 from tests.harness import api_event, load_event
 from tests.reliability import figures
 from tests.reliability.world import Cell, InvocationContext, World
@@ -54,18 +54,7 @@ _SETTINGS: Final = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 INVALID: Final = MessageValidationError.code
-FIELDS: Final = (
-    "PhoneNumbers",
-    "TemplateId",
-    "TemplateParams",
-    "SenderId",
-    "ExtendCode",
-    "UserId",
-    "AccountId",
-    "Action",
-    "IdempotencyKey",
-    "Recipients",
-)
+FIELDS: Final = MESSAGE_FIELDS
 
 # --- strategies ----------------------------------------------------------------------------
 
