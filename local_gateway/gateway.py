@@ -18,6 +18,7 @@ import urllib3
 
 from infra.names import STACK_ID
 from local_gateway.api_server import ApiServer
+from local_gateway.moto_server import PARENT_PID_ENV
 from local_gateway.pump import REGION, EventPump
 from local_gateway.resources import FUNCTION_NAME, LocalResources, create
 from local_gateway.runtime import LambdaRuntime
@@ -25,6 +26,7 @@ from uspeedo_sandbox import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCOUNT_ID, DEFAULT_S
 
 logger = logging.getLogger(__name__)
 
+_REPO: Final = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUTS: Final = Path(".local/outputs.json")
 MOTO_START_TIMEOUT_S: Final = 30
 # moto needs credentials to sign with, and must never be handed a real key by accident.
@@ -62,7 +64,15 @@ class LocalGateway:
         self.clients: dict[str, Any] = {}
 
     def start(self) -> LocalGateway:
-        """Start everything and write the outputs file; returns self."""
+        """Start everything and write the outputs file; returns self. If any piece fails to
+        start, the pieces already started are stopped before the error propagates."""
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> LocalGateway:
         config = self.config
         self._moto, aws_endpoint = _start_moto(config.host, config.moto_port)
         self.clients = {
@@ -149,15 +159,19 @@ class LocalGateway:
 
 
 def _start_moto(host: str, port: int) -> tuple[subprocess.Popen[bytes], str]:
-    """moto's server in a process of its own: in this one it would share the GIL with the
-    handler, the pump and the sandbox, and every AWS call would queue behind them (measured:
-    a 10-record batch took as long as 10 single messages)."""
+    """moto's server (sped up: see `local_gateway.moto_server`) in a process of its own: in
+    this one it would share the GIL with the handler, the pump and the sandbox, and every AWS
+    call would queue behind them (measured: a 10-record batch took as long as 10 single
+    messages)."""
     if port == 0:
         with socket.socket() as probe:
             probe.bind((host, 0))
             port = int(probe.getsockname()[1])
     process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-        [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+        [sys.executable, "-m", "local_gateway.moto_server", "-H", host, "-p", str(port)],
+        cwd=_REPO,
+        # It exits by itself if this process dies without stopping it (kill -9, a crash).
+        env={**os.environ, PARENT_PID_ENV: str(os.getpid())},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -5,11 +5,17 @@ reason — none lost, none duplicated. Used by the integration tests (small) and
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
+import os
+import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 import urllib3
@@ -48,6 +54,18 @@ class LoadReport:
     def holds(self) -> bool:
         """The contract: nothing lost, nothing twice, every parked message with a reason."""
         return not (self.duplicated or self.lost or self.parked_without_reason)
+
+    def summary(self) -> str:
+        """One line: what happened to the messages, and how fast."""
+        return (
+            f"load: {self.messages} messages through SNS, SQS and the API with "
+            f"{self.failure_rate:.0%} of provider calls failing: {self.sent} sent, "
+            f"{self.parked} parked, {len(self.lost)} lost, {len(self.duplicated)} duplicated, "
+            f"{len(self.parked_without_reason)} parked without a reason; "
+            f"{self.provider_failures} of {self.provider_calls} provider calls failed, "
+            f"{self.api_retries} API retries; {self.seconds:.0f} s, "
+            f"{self.throughput:.0f} messages/s"
+        )
 
 
 def run_load(
@@ -191,7 +209,8 @@ def _user_id(body: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     """`python -m local_gateway.load [--messages N]` (what `make load` runs): a fresh local
     gateway on free ports, one load run, the outcome and the throughput; exit 1 when the
-    contract does not hold."""
+    contract does not hold. The handler's own output (a JSON log line and metrics per
+    message) goes to a file."""
     import argparse
 
     from local_gateway.gateway import LocalConfig
@@ -199,23 +218,40 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_gateway.load", description=main.__doc__)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--failure-rate", type=float, default=0.05)
+    parser.add_argument(
+        "--handler-log", type=Path, default=Path(".local/load-handler.log"), help="(overwritten)"
+    )
     args = parser.parse_args(argv)
     config = LocalConfig(moto_port=0, sandbox_port=0, api_port=0, outputs_path=None)
-    with LocalGateway(config) as gateway:
+    # The pump's own "left for redelivery" lines join the handler's, in the log file.
+    local_logs = logging.getLogger("local_gateway")
+    local_logs.addHandler(logging.StreamHandler(sys.stdout))
+    local_logs.propagate = False
+    with stdout_to(args.handler_log), LocalGateway(config) as gateway:
         report = run_load(gateway, args.messages, args.failure_rate, timeout_s=3600)
-    print(
-        f"load: {report.messages} messages through SNS, SQS and the API with "
-        f"{report.failure_rate:.0%} of provider calls failing: {report.sent} sent, "
-        f"{report.parked} parked, {len(report.lost)} lost, {len(report.duplicated)} duplicated, "
-        f"{len(report.parked_without_reason)} parked without a reason; "
-        f"{report.provider_failures} of {report.provider_calls} provider calls failed, "
-        f"{report.api_retries} API retries; {report.seconds:.0f} s, "
-        f"{report.throughput:.0f} messages/s"
-    )
+    print(report.summary())
+    print(f"the handler's logs and metrics: {args.handler_log}")
     return 0 if report.holds else 1
 
 
-if __name__ == "__main__":
-    import sys
+@contextlib.contextmanager
+def stdout_to(path: Path) -> Iterator[None]:
+    """Point file descriptor 1 at `path` for the duration: Powertools writes to the stdout
+    it found at import, so swapping `sys.stdout` would not reach it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with path.open("wb") as log:
+            os.dup2(log.fileno(), 1)
+            try:
+                yield
+            finally:
+                sys.stdout.flush()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
+
+if __name__ == "__main__":
     sys.exit(main())
