@@ -119,8 +119,11 @@ def main(argv: list[str]) -> int:
                 found[name] = step()
     if "end_to_end" in wanted:
         # After the stand-ins above have stopped: make local starts its own.
-        _log(f"end_to_end: {args.runs} alternating runs through make local")
+        _log("end_to_end: the load run through make local, by-hand rounds around it")
         found["end_to_end"] = end_to_end.run(args.runs)
+        if "load" in found["end_to_end"]:
+            _log(found["end_to_end"]["load"]["summary"])
+    load = found.get("end_to_end", {}).get("load")
     results["machine"]["load_average_after"] = machine.describe()["load_average"]
     results["duration_s"] = round(time.perf_counter() - started, 1)
     rows = report.rows(results)
@@ -129,6 +132,9 @@ def main(argv: list[str]) -> int:
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "RESULTS.md").write_text(report.markdown(results, rows))
     _log(f"done in {results['duration_s']} s: {args.out / 'RESULTS.md'}, results.json")
+    if load and not load["holds"]:
+        _log("the load run broke the contract (lost, duplicated or parked without a reason)")
+        return 1
     return 0
 
 
