@@ -172,6 +172,10 @@ def _start_moto(host: str, port: int) -> tuple[subprocess.Popen[bytes], str]:
         cwd=_REPO,
         # It exits by itself if this process dies without stopping it (kill -9, a crash).
         env={**os.environ, PARENT_PID_ENV: str(os.getpid())},
+        # Out of the terminal's process group: Ctrl-C reaches only this process, which
+        # stops the pump before moto. (In the group, moto died first and the pump's last
+        # poll failed with a traceback.)
+        start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
