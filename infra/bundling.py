@@ -36,6 +36,20 @@ PIP_PLATFORM: Final = "manylinux2014_aarch64"
 PYTHON_VERSION: Final = "3.13"
 # Shipped by the Lambda Python runtime: bundling them would add ~80 MB for nothing.
 RUNTIME_PROVIDED: Final = ("boto3", "botocore")
+# Files the function never loads, left out of the bundle (glob patterns under the bundle's
+# root, with why). tests/infra/test_bundling.py checks that the handler works without them.
+LEFT_OUT: Final = {
+    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui*": (
+        "Swagger UI's JavaScript and CSS: served only by `enable_swagger()`, which the API "
+        "does not call"
+    ),
+    # The runtime ships these with botocore (its dependencies), as it ships boto3.
+    "dateutil": "botocore's dependency, shipped by the runtime; else only feature flags use it",
+    "python_dateutil-*.dist-info": "dateutil's metadata",
+    "six.py": "dateutil's dependency, shipped by the runtime",
+    "six-*.dist-info": "six's metadata",
+    "pydantic/v1": "pydantic's 1.x compatibility layer: nothing here defines 1.x models",
+}
 # Where Lambda unpacks the bundle.
 LAMBDA_TASK_ROOT: Final = "/var/task"
 
@@ -227,6 +241,16 @@ class BundleSpec:
                 shutil.rmtree(entry)
         shutil.rmtree(output_dir / "bin", ignore_errors=True)  # console scripts: never run
 
+    @staticmethod
+    def remove_left_out(output_dir: Path) -> None:
+        """Drop what the function never loads (`LEFT_OUT`)."""
+        for pattern in LEFT_OUT:
+            for path in output_dir.glob(pattern):
+                if path.is_dir():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+
     def precompile(self, output_dir: Path) -> bool:
         """Write `.pyc` for every module; False (and a warning) without a Python 3.13.
 
@@ -265,6 +289,7 @@ class BundleSpec:
         output_dir.mkdir(parents=True, exist_ok=True)
         self.install_dependencies(output_dir)
         self.remove_runtime_provided(output_dir)
+        self.remove_left_out(output_dir)
         self.copy_package(output_dir)
         self.precompile(output_dir)
 

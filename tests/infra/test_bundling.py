@@ -110,6 +110,54 @@ def test_runtime_provided_packages_are_left_out(asset: Path) -> None:
         assert not [name for name in top_level if name.startswith(f"{package}-")]
 
 
+def test_what_the_function_never_loads_is_left_out(asset: Path) -> None:
+    for pattern in bundling.LEFT_OUT:
+        assert list(asset.glob(pattern)) == [], pattern
+    # What stays next to it: the Swagger UI module (its assets gone) and pydantic itself.
+    assert (asset / "aws_lambda_powertools/event_handler/openapi/swagger_ui/html.py").is_file()
+    assert (asset / "pydantic/main.py").is_file()
+
+
+# The handler's tests, run with pydantic's 1.x layer unimportable, as it is in the bundle.
+# (dateutil and six need no such run: the runtime ships them with botocore.)
+_WITHOUT_PYDANTIC_V1 = """
+import importlib.abc, sys
+
+class LeftOut(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "pydantic.v1" or name.startswith("pydantic.v1."):
+            raise ImportError(name + " is left out of the bundle")
+        return None
+
+sys.meta_path.insert(0, LeftOut())
+import pytest
+code = pytest.main(["-q", "-p", "no:cacheprovider", *sys.argv[1:]])
+assert not [m for m in sys.modules if m.startswith("pydantic.v1")]
+sys.exit(code)
+"""
+_PYDANTIC_PATHS = (
+    "tests/unit/test_model.py",
+    "tests/unit/test_model_schema.py",
+    "tests/unit/test_handler_api.py",
+    "tests/unit/test_handler_doors.py",
+    "tests/unit/test_handler_recipients.py",
+)
+
+
+def test_the_handler_works_without_pydantic_v1() -> None:
+    repo = CODE_ROOT.parent
+    done = subprocess.run(  # noqa: S603 - our interpreter, our tests
+        [sys.executable, "-c", _WITHOUT_PYDANTIC_V1, *_PYDANTIC_PATHS],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert " passed" in done.stdout
+
+
 def test_every_module_is_precompiled_for_python_313(asset: Path, python313: Path) -> None:
     modules = [p for p in asset.rglob("*.py") if "__pycache__" not in p.parts]
     missing = [
