@@ -16,6 +16,12 @@ _OURS: Final = frozenset({ERROR_CODE, ERROR_MESSAGE, RET_CODE})
 # SQS allows 10 attributes a message; ours take three, the producer's keep the rest.
 _MAX_ATTRIBUTES: Final = 10
 _MAX_REASON_CHARS: Final = 1_000
+# SQS's limit for one message, counted in UTF-8 bytes over the body and every attribute's
+# name, data type and value. A body that fitted on the way in can exceed it once the reason
+# is attached; then SendMessage fails and the queue's redrive parks it without any reason.
+MAX_MESSAGE_BYTES: Final = 1_048_576
+_KEPT_LAST: Final = "IdempotencyKey"  # the producer's attribute a redrive needs most
+_CUT: Final = "…"
 
 
 class DeadLetterQueue:
@@ -68,8 +74,45 @@ class DeadLetterQueue:
                 if converted is not None:
                     attributes[name] = converted
         self._client().send_message(
-            QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=attributes
+            QueueUrl=self.queue_url, MessageBody=body, MessageAttributes=fit(body, attributes)
         )
+
+
+def fit(body: str, attributes: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """`attributes`, cut so that the message stays within SQS's size limit. What goes first:
+    the producer's attributes (`IdempotencyKey` last), then the reason's text. `ErrorCode`
+    and `RetCode` always stay: a parked message must say why it was parked."""
+    room = MAX_MESSAGE_BYTES - _utf8_len(body)
+    if _size(attributes) <= room:
+        return attributes
+    fitted = dict(attributes)
+    producers = sorted((n for n in fitted if n not in _OURS), key=lambda n: n == _KEPT_LAST)
+    for name in producers:
+        del fitted[name]
+        if _size(fitted) <= room:
+            return fitted
+    message = fitted.pop(ERROR_MESSAGE, None)
+    if message is not None:
+        empty = _attribute_size(ERROR_MESSAGE, {**message, "StringValue": ""})
+        spare = room - _size(fitted) - empty - _utf8_len(_CUT)
+        text = message["StringValue"].encode()[: max(0, spare)].decode(errors="ignore")
+        if text:
+            fitted[ERROR_MESSAGE] = {**message, "StringValue": text + _CUT}
+    # If even ErrorCode does not fit (a body within a few bytes of the limit), SendMessage
+    # fails and the record is retried until the queue's redrive parks it as it came.
+    return fitted
+
+
+def _size(attributes: Mapping[str, Mapping[str, str]]) -> int:
+    return sum(_attribute_size(name, value) for name, value in attributes.items())
+
+
+def _attribute_size(name: str, value: Mapping[str, str]) -> int:
+    return _utf8_len(name) + _utf8_len(value["DataType"]) + _utf8_len(value["StringValue"])
+
+
+def _utf8_len(text: str) -> int:
+    return len(text.encode())
 
 
 def reason_text(error: GatewayError) -> str:
@@ -77,7 +120,7 @@ def reason_text(error: GatewayError) -> str:
     text = str(error)
     if len(text) <= _MAX_REASON_CHARS:
         return text
-    return text[: _MAX_REASON_CHARS - 1] + "…"
+    return text[: _MAX_REASON_CHARS - 1] + _CUT
 
 
 def _as_send_attribute(value: Mapping[str, Any]) -> dict[str, str] | None:

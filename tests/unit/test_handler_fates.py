@@ -7,7 +7,9 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
+from sms_gateway.dead_letter import MAX_MESSAGE_BYTES
 from sms_gateway.errors import (
     CredentialsError,
     IdempotencyKeyReusedError,
@@ -264,3 +266,77 @@ def test_parked_body_is_the_delivered_body_unchanged(
 
     [parked] = aws.dead_letters()
     assert parked["Body"] == envelope
+
+
+# --- a message near SQS's size limit ---------------------------------------------------
+
+
+def _enforce_sqs_size_limit(aws: Aws) -> None:
+    """What SQS checks and moto does not: the body plus every attribute's name, data type
+    and value within MAX_MESSAGE_BYTES (UTF-8)."""
+
+    def check(params: dict[str, Any], **_: Any) -> None:
+        size = len(params["MessageBody"].encode()) + sum(
+            len(name.encode())
+            + len(value["DataType"].encode())
+            + len(value["StringValue"].encode())
+            for name, value in params.get("MessageAttributes", {}).items()
+        )
+        if size > MAX_MESSAGE_BYTES:
+            raise ClientError(
+                {"Error": {"Code": "InvalidParameterValue", "Message": "Message too long"}},
+                "SendMessage",
+            )
+
+    aws.sqs.meta.events.register("provide-client-params.sqs.SendMessage", check)
+
+
+def _body_of(size: int) -> str:
+    """An invalid message (unknown field) of exactly `size` bytes."""
+    skeleton = json.dumps({**message("+8613800138000"), "Padding": ""})
+    return json.dumps({**message("+8613800138000"), "Padding": "x" * (size - len(skeleton))})
+
+
+def _park_near_the_limit(aws: Aws, context: FakeLambdaContext, spare: int) -> dict[str, Any]:
+    """Park an invalid message `spare` bytes short of the limit; what was parked."""
+    body = _body_of(MAX_MESSAGE_BYTES - spare)
+    record = sqs_record(body, IdempotencyKey="order-7", Tenant="acme")
+
+    answer = lambda_handler(sqs_event(record), context)
+
+    assert _failures(answer) == []
+    [parked] = aws.dead_letters()
+    assert parked["Body"] == body
+    assert parked["Attributes"]["ErrorCode"] == "InvalidMessage"
+    return dict(parked["Attributes"])
+
+
+def _sizes(attributes: dict[str, str]) -> dict[str, int]:
+    """Each attribute's share of the message size (all are Strings here)."""
+    return {
+        name: len(name) + len("String") + len(value.encode()) for name, value in attributes.items()
+    }
+
+
+def test_a_message_near_the_size_limit_is_parked_with_its_reason(
+    gateway: Gateway, aws: Aws, context: FakeLambdaContext
+) -> None:
+    _enforce_sqs_size_limit(aws)
+    full = _park_near_the_limit(aws, context, spare=10_000)
+    size = _sizes(full)
+    ours = size["ErrorCode"] + size["ErrorMessage"]
+
+    # The producer's attributes go first, IdempotencyKey last; then the reason's text is
+    # shortened; ErrorCode always stays.
+    assert set(full) == {"ErrorCode", "ErrorMessage", "IdempotencyKey", "Tenant"}
+    assert _park_near_the_limit(aws, context, ours + size["IdempotencyKey"]) == {
+        k: full[k] for k in ("ErrorCode", "ErrorMessage", "IdempotencyKey")
+    }
+    assert _park_near_the_limit(aws, context, ours) == {
+        k: full[k] for k in ("ErrorCode", "ErrorMessage")
+    }
+    shortened = _park_near_the_limit(aws, context, ours - 20)
+    assert set(shortened) == {"ErrorCode", "ErrorMessage"}
+    assert shortened["ErrorMessage"].endswith("…")
+    assert full["ErrorMessage"].startswith(shortened["ErrorMessage"][:-1])
+    assert _park_near_the_limit(aws, context, size["ErrorCode"]) == {"ErrorCode": "InvalidMessage"}
