@@ -26,6 +26,9 @@ class Outcome(Enum):
 TRANSIENT_RETCODES = frozenset({215400, 151, 200, 18004, 18007})
 # Signature missing or wrong (170, 171), account problems (172, 173), bad key (215398).
 CREDENTIALS_RETCODES = frozenset({170, 171, 172, 173, 215398})
+# Of those, the ones about the account: when the message names its own AccountId, that
+# account is the likely culprit, and no secret rotation will change the answer.
+ACCOUNT_RETCODES = frozenset({172, 173})
 # Action missing (160) or unknown (161): the provider retired or never had the action.
 UNKNOWN_ACTION_RETCODES = frozenset({160, 161})
 

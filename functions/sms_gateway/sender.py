@@ -35,6 +35,7 @@ from sms_gateway.errors import (
 )
 from sms_gateway.idempotency import REPLAYED, Chunk, ChunkLedger, ChunkResult
 from sms_gateway.model import Message
+from sms_gateway.retcodes import ACCOUNT_RETCODES
 from sms_gateway.settings import Settings
 from sms_gateway.telemetry import Counters
 from sms_gateway.uspeedo_client import (
@@ -206,6 +207,7 @@ class Sender:
             sent = self._with_fresh_credentials(
                 lambda client: self._timed(SEND_ACTION, lambda: client.send_sms(request)),
                 remaining_ms,
+                request.get("AccountId"),
             )
         except UnknownOutcomeError as exc:
             # Remembered as done: the provider may have sent it, and a second SMS is the
@@ -230,6 +232,7 @@ class Sender:
                 ),
             ),
             remaining_ms,
+            request.get("AccountId"),
         )
         refused = batch_action.refused_positions(request, result)
         phone_count = len(batch_action.phones_of(request))
@@ -282,10 +285,18 @@ class Sender:
         return result
 
     def _with_fresh_credentials(
-        self, call: Callable[[UspeedoClient], T], remaining_ms: RemainingMs | None = None
+        self,
+        call: Callable[[UspeedoClient], T],
+        remaining_ms: RemainingMs | None = None,
+        message_account: int | None = None,
     ) -> T:
         """Run `call`; on a credentials RetCode, refetch the secret once and, if it
         changed (rotated), try again — the refused call sent nothing.
+
+        If the secret did not change, the error stands: retried later, and alarmed. Unless
+        the message names an account of its own (`message_account`, not the secret's) and
+        the RetCode is about the account: then the message is at fault, and retrying it
+        would only end in the dead-letter queue without a reason. It is refused for good.
 
         The time left is checked again just before each call: reading the secret can be
         slow (Secrets Manager's SDK retries), and a call begun without time to finish can
@@ -295,9 +306,20 @@ class Sender:
         _check_time(remaining_ms)
         try:
             return call(client)
-        except CredentialsError:
+        except CredentialsError as exc:
             fresh = self._credentials.get(refresh=True)
             if fresh == client.credentials:
+                if (
+                    message_account is not None
+                    and message_account != fresh.account_id
+                    and exc.ret_code in ACCOUNT_RETCODES
+                ):
+                    raise PermanentError(
+                        f"the provider refused the message's AccountId: {exc.message}",
+                        http_status=exc.http_status,
+                        ret_code=exc.ret_code,
+                        action=exc.action,
+                    ) from exc
                 raise
             logger.warning("provider refused the credentials; retrying with the rotated secret")
             _check_time(remaining_ms)

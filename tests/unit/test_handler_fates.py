@@ -21,7 +21,7 @@ from sms_gateway.errors import (
 )
 from sms_gateway.gateway import Gateway
 from sms_gateway.handler import lambda_handler
-from tests.conftest import SANDBOX_SECRET
+from tests.conftest import SANDBOX_ACCOUNT_ID, SANDBOX_SECRET
 from tests.harness import FakeLambdaContext, message, sns_envelope, sns_event, sqs_event, sqs_record
 from tests.unit.conftest import Aws
 from uspeedo_sandbox import Fault, Sandbox
@@ -204,6 +204,34 @@ def test_credentials_refused_refetch_the_secret_once_then_use_the_rotated_one(
 
     assert len(fetches) == 3  # the cached stale key was refused once, then refreshed
     assert [m.session_no for m in sandbox.accepted] == result["SessionNos"]
+
+
+def test_a_message_naming_an_account_the_provider_refuses_is_parked_not_retried(
+    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: FakeLambdaContext
+) -> None:
+    record = sqs_record(message("+8613800138000", AccountId=SANDBOX_ACCOUNT_ID + 1))
+
+    answer = lambda_handler(sqs_event(record), context)
+
+    assert _failures(answer) == []  # no retry: no rotation makes that account ours
+    assert sandbox.accepted == []
+    [parked] = aws.dead_letters()
+    assert parked["Attributes"]["ErrorCode"] == "ProviderRejected"
+    assert parked["Attributes"]["RetCode"] == "172"
+    assert "AccountId" in parked["Attributes"]["ErrorMessage"]
+
+
+def test_the_secrets_own_account_refused_is_retried_as_credentials(
+    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: FakeLambdaContext
+) -> None:
+    # The message names the secret's account: an account problem is ours, not the message's.
+    sandbox.set_fault(Fault(kind="retcode", ret_code=172))
+    record = sqs_record(message("+8613800138000", AccountId=SANDBOX_ACCOUNT_ID))
+
+    answer = lambda_handler(sqs_event(record), context)
+
+    assert _failures(answer) == [record["messageId"]]
+    assert aws.dead_letters() == []
 
 
 def test_unknown_outcome_is_parked_and_never_resent_within_the_window(
