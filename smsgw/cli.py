@@ -3,7 +3,7 @@
     smsgw [--local] [--outputs PATH] send --to NUMBER… --template ID [--param P…] …
     smsgw [--local] [--outputs PATH] receipts SESSIONNO… [--json]
     smsgw [--local] [--outputs PATH] dlq list [--max N] [--json]
-    smsgw [--local] [--outputs PATH] dlq redrive [--max N]
+    smsgw [--local] [--outputs PATH] dlq redrive [--max N] [--resend-unknown]
     smsgw local [ARGS…]
 
 Exit codes: 0 done; 1 the gateway, the API or AWS refused; 2 the command line or the setup
@@ -128,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
         "attributes, so the gateway tries them again.",
     )
     redrive.add_argument("--max", type=_positive, metavar="N", help="move at most N")
+    redrive.add_argument(
+        "--resend-unknown",
+        action="store_true",
+        help="also messages whose outcome is unknown (the provider may have sent them), "
+        "under a new idempotency key: only once you checked they were not sent",
+    )
 
     commands.add_parser(
         "local",
@@ -166,7 +172,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         return receipts.show(outputs, args.session_nos, as_json=args.json)
     if args.dlq_command == "list":
         return dead_letters.list_command(outputs, args.max, json_output=args.json)
-    return dead_letters.redrive_command(outputs, args.max)
+    return dead_letters.redrive_command(outputs, args.max, resend_unknown=args.resend_unknown)
 
 
 def _outputs(args: argparse.Namespace) -> Outputs:

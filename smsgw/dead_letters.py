@@ -7,8 +7,10 @@ Nothing here prints a phone number: bodies are summarised, digit runs in text ar
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,11 +21,14 @@ from smsgw.errors import FAILED, CliError
 from smsgw.masking import mask_digit_runs, shorten
 from smsgw.outputs import DEAD_LETTER_QUEUE_URL, QUEUE_URL, Outputs
 from smsgw.progress import Progress
+from smsgw.send import IDEMPOTENCY_ATTRIBUTE as IDEMPOTENCY_KEY
 
 ERROR_CODE: Final = "ErrorCode"
 ERROR_MESSAGE: Final = "ErrorMessage"
 RET_CODE: Final = "RetCode"
 OURS: Final = frozenset({ERROR_CODE, ERROR_MESSAGE, RET_CODE})
+# The gateway's ErrorCode for a call whose answer never came: the provider may have sent it.
+UNKNOWN_OUTCOME: Final = "ProviderOutcomeUnknown"
 # Listing hides each message it reads for this long, so one pass sees every message once;
 # then it makes them visible again. (With 0 s SQS keeps answering the same few messages.)
 PEEK_VISIBILITY_S: Final = 30
@@ -270,27 +275,68 @@ def list_command(outputs: Outputs, limit: int | None = None, json_output: bool =
 class Redrive:
     """Moves messages from the dead-letter queue back to the queue: send first, delete
     second, so a crash in between duplicates a message (the gateway is idempotent) but never
-    loses one."""
+    loses one.
+
+    Messages whose outcome is unknown (the provider may have sent them) stay in the
+    dead-letter queue unless `resend_unknown`: redriven as they are, the gateway would
+    replay them within its idempotency window (back here again) and, after it, send them a
+    second time. With `resend_unknown` (a person checked that they were not sent), each goes
+    back under a new `IdempotencyKey` attribute, so the gateway sends it now.
+
+    A message moved in this run can be back in the dead-letter queue before the run ends
+    (the gateway refused it again within a second). It is not moved a second time: the two
+    would chase each other for ever. It stays, counted in `returned`."""
 
     sqs: Any
     dead_letter_queue_url: str
     queue_url: str
     progress: Progress
+    resend_unknown: bool = False
     moved: int = field(default=0, init=False)
     _moved_ids: set[str] = field(default_factory=set, init=False)
+    _moved_bodies: set[str] = field(default_factory=set, init=False)
+    # Left in the dead-letter queue, by message id → latest receipt handle.
+    _unknown: dict[str, str] = field(default_factory=dict, init=False)
+    _returned: dict[str, str] = field(default_factory=dict, init=False)
+
+    @property
+    def kept(self) -> int:
+        """Messages left in the dead-letter queue because their outcome is unknown."""
+        return len(self._unknown)
+
+    @property
+    def returned(self) -> int:
+        """Messages left because this run had moved the same body already."""
+        return len(self._returned)
 
     def run(self, limit: int | None = None) -> None:
         """Move messages until the dead-letter queue is empty or `limit` were moved."""
-        while limit is None or self.moved < limit:
-            wanted = SQS_BATCH if limit is None else min(SQS_BATCH, limit - self.moved)
-            batch = receive(self.sqs, self.dead_letter_queue_url, wanted, MOVE_VISIBILITY_S)
-            if not batch:
-                return
-            # SQS may deliver a message twice; one already moved only needs deleting.
-            again = [m for m in batch if m.message_id in self._moved_ids]
-            self._delete(again)
-            for group in _by_size([m for m in batch if m.message_id not in self._moved_ids]):
-                self._move(group)
+        try:
+            while limit is None or self.moved < limit:
+                wanted = SQS_BATCH if limit is None else min(SQS_BATCH, limit - self.moved)
+                batch = receive(self.sqs, self.dead_letter_queue_url, wanted, MOVE_VISIBILITY_S)
+                if not batch:
+                    return
+                # SQS may deliver a message twice; one already moved only needs deleting.
+                again = [m for m in batch if m.message_id in self._moved_ids]
+                self._delete(again)
+                movable = []
+                # What stays is hidden for the rest of the run (each receive hides it again)
+                # and released at the end.
+                for message in batch:
+                    if message.message_id in self._moved_ids:
+                        continue
+                    if _digest(message.body) in self._moved_bodies:
+                        self._returned[message.message_id] = message.receipt_handle
+                    elif not self.resend_unknown and _outcome_unknown(message):
+                        self._unknown[message.message_id] = message.receipt_handle
+                    else:
+                        movable.append(message)
+                for group in _by_size(movable):
+                    self._move(group)
+        finally:
+            left = [*self._unknown.values(), *self._returned.values()]
+            _release(self.sqs, self.dead_letter_queue_url, left)
 
     def _move(self, group: Sequence[DeadLetter]) -> None:
         answer = self.sqs.send_message_batch(
@@ -299,7 +345,7 @@ class Redrive:
                 {
                     "Id": str(index),
                     "MessageBody": message.body,
-                    "MessageAttributes": message.producer_attributes(),
+                    "MessageAttributes": _attributes_to_send(message),
                 }
                 for index, message in enumerate(group)
             ],
@@ -308,6 +354,7 @@ class Redrive:
         sent = [m for i, m in enumerate(group) if str(i) in sent_ids]
         self._delete(sent)
         self._moved_ids.update(m.message_id for m in sent)
+        self._moved_bodies.update(_digest(m.body) for m in sent)
         self.moved += len(sent)
         self.progress.advance(len(sent))
         failed = answer.get("Failed", [])
@@ -340,6 +387,27 @@ class Redrive:
             )
 
 
+def _digest(body: str) -> str:
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _outcome_unknown(message: DeadLetter) -> bool:
+    return message.attribute(ERROR_CODE) == UNKNOWN_OUTCOME
+
+
+def _attributes_to_send(message: DeadLetter) -> dict[str, dict[str, Any]]:
+    """The producer's attributes; for a message whose outcome was unknown (redriven on
+    purpose), with a new `IdempotencyKey`, so the gateway sends it instead of replaying
+    the unknown outcome. (A key in the message's own body still wins over the attribute.)"""
+    attributes = message.producer_attributes()
+    if _outcome_unknown(message):
+        attributes[IDEMPOTENCY_KEY] = {
+            "DataType": "String",
+            "StringValue": f"redrive-{uuid.uuid4()}",
+        }
+    return attributes
+
+
 def _by_size(messages: Sequence[DeadLetter]) -> Iterator[list[DeadLetter]]:
     """Consecutive groups that each fit one SendMessageBatch request (order kept)."""
     group: list[DeadLetter] = []
@@ -354,8 +422,11 @@ def _by_size(messages: Sequence[DeadLetter]) -> Iterator[list[DeadLetter]]:
         yield group
 
 
-def redrive_command(outputs: Outputs, limit: int | None = None) -> int:
-    """`smsgw dlq redrive`: move every message (or `limit`) back to the queue."""
+def redrive_command(
+    outputs: Outputs, limit: int | None = None, *, resend_unknown: bool = False
+) -> int:
+    """`smsgw dlq redrive`: move every message (or `limit`) back to the queue; those whose
+    outcome is unknown only with `resend_unknown`."""
     dead_letter_queue_url = outputs.get(DEAD_LETTER_QUEUE_URL)
     queue_url = outputs.get(QUEUE_URL)
     try:
@@ -366,7 +437,7 @@ def redrive_command(outputs: Outputs, limit: int | None = None) -> int:
         raise aws.explain(error, outputs) from error
     total = waiting if limit is None else min(waiting, limit)
     progress = Progress("redriving", total)
-    mover = Redrive(sqs, dead_letter_queue_url, queue_url, progress)
+    mover = Redrive(sqs, dead_letter_queue_url, queue_url, progress, resend_unknown)
     try:
         mover.run(limit)
     except CliError as error:
@@ -380,4 +451,17 @@ def redrive_command(outputs: Outputs, limit: int | None = None) -> int:
         ) from error
     progress.close()
     print(f"moved {mover.moved} message(s) from the dead-letter queue back to the queue")
+    if mover.returned:
+        print(
+            f"left {mover.returned} that came back during this run (the gateway refused them "
+            f"again, or they repeat a message just moved): see `{outputs.cli()} dlq list`",
+            file=sys.stderr,
+        )
+    if mover.kept:
+        print(
+            f"kept {mover.kept} whose outcome is unknown ({UNKNOWN_OUTCOME}): the provider may "
+            "have sent them. Check (its console, or receipts by UserId), then "
+            f"`{outputs.cli()} dlq redrive --resend-unknown` sends them again.",
+            file=sys.stderr,
+        )
     return 0

@@ -56,6 +56,31 @@ def test_dlq_redrive_brings_a_fixed_message_back_and_it_is_sent(
     assert _parked_count(gateway) == 0
 
 
+def test_a_message_whose_outcome_is_unknown_is_resent_only_when_asked(
+    gateway: LocalGateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sandbox = sandbox_of(gateway)
+    # The provider takes the message and the answer is lost: it may have been sent.
+    sandbox.set_fault(Fault(kind="drop", count=1))
+    body = message("+8613800138000", UserId="unknown-1")
+    gateway.clients["sqs"].send_message(
+        QueueUrl=gateway.outputs["QueueUrl"], MessageBody=json.dumps(body)
+    )
+    wait_until(lambda: _parked_count(gateway) == 1 and queue_is_empty(gateway))
+    calls = len(sandbox.requests)
+
+    assert _smsgw(gateway, "dlq", "redrive") == 0
+    assert "kept 1 whose outcome is unknown" in capsys.readouterr().err
+    assert _parked_count(gateway) == 1
+    assert len(sandbox.requests) == calls  # nothing went back to the provider
+
+    # A person checked: it was not sent. Now it goes out, once, under a new key.
+    assert _smsgw(gateway, "dlq", "redrive", "--resend-unknown") == 0
+    wait_until(lambda: len(sandbox.accepted) == 1 and queue_is_empty(gateway))
+    assert [m.body["UserId"] for m in sandbox.accepted] == ["unknown-1"]
+    assert _parked_count(gateway) == 0
+
+
 def _parked_count(gateway: LocalGateway) -> int:
     attributes = gateway.clients["sqs"].get_queue_attributes(
         QueueUrl=gateway.outputs["DeadLetterQueueUrl"],

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from smsgw import dead_letters
+from smsgw import aws, dead_letters
 from smsgw.cli import main
 from smsgw.dead_letters import DeadLetter, Redrive, summarise
 from smsgw.errors import CliError
@@ -171,6 +171,88 @@ def test_redrive_max_moves_that_many_and_leaves_the_rest_visible(
     assert "moved 13 message(s)" in capsys.readouterr().out
     assert [m["Body"] for m in stack.drain(stack.queue_url)] == bodies[:13]
     assert stack.count(stack.dead_letter_queue_url) == (12, 0)
+
+
+UNKNOWN = {"ErrorCode": "ProviderOutcomeUnknown", "ErrorMessage": "read timeout"}
+
+
+def test_the_cli_knows_the_gateways_unknown_outcome_code() -> None:
+    from sms_gateway.errors import UnknownOutcomeError
+
+    assert UnknownOutcomeError.code == dead_letters.UNKNOWN_OUTCOME
+
+
+def test_redrive_keeps_what_may_have_been_sent(
+    stack: Stack, outputs: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack.park_all(
+        [(f"unknown {i}", UNKNOWN) for i in range(12)] + [("invalid", REASON), ("last", REASON)]
+    )
+
+    assert main(["--outputs", outputs, "dlq", "redrive"]) == 0
+
+    out, err = capsys.readouterr()
+    assert "moved 2 message(s)" in out
+    assert "kept 12 whose outcome is unknown" in err
+    assert "--resend-unknown" in err
+    assert [m["Body"] for m in stack.drain(stack.queue_url)] == ["invalid", "last"]
+    # Left where they were, and visible again at once for the next look.
+    assert stack.count(stack.dead_letter_queue_url) == (12, 0)
+
+
+def test_redrive_resend_unknown_sends_them_under_a_new_key(
+    stack: Stack, outputs: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack.park("unknown", **UNKNOWN, IdempotencyKey="order-7", Team="ops")
+    stack.park("invalid", **REASON, IdempotencyKey="order-8")
+
+    assert main(["--outputs", outputs, "dlq", "redrive", "--resend-unknown"]) == 0
+
+    assert "moved 2 message(s)" in capsys.readouterr().out
+    moved = {m["Body"]: m["Attributes"] for m in stack.drain(stack.queue_url)}
+    assert moved["invalid"] == {"IdempotencyKey": "order-8"}  # only the unknown gets a new key
+    assert moved["unknown"]["Team"] == "ops"
+    assert moved["unknown"]["IdempotencyKey"].startswith("redrive-")
+    assert stack.count(stack.dead_letter_queue_url) == (0, 0)
+
+
+def test_redrive_does_not_chase_what_comes_straight_back(
+    stack: Stack, outputs: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A gateway that refuses everything again at once: each message moved to the queue is
+    # parked again before the redrive's next look at the dead-letter queue. (Up to 5 times
+    # each, so that a redrive that does chase them ends, and fails this test, not hangs.)
+    real_client = aws.client
+    bounces: dict[str, int] = {}
+
+    def refusing_gateway(outputs: Any, service: str) -> Any:
+        client = real_client(outputs, service)
+        moved: list[str] = []
+
+        def park_again(**_: Any) -> None:
+            while moved:
+                body = moved.pop()
+                bounces[body] = bounces.get(body, 0) + 1
+                if bounces[body] <= 5:
+                    stack.park(body, **REASON)
+
+        client.meta.events.register(
+            "provide-client-params.sqs.SendMessageBatch",
+            lambda params, **_: moved.extend(e["MessageBody"] for e in params["Entries"]),
+        )
+        client.meta.events.register("after-call.sqs.SendMessageBatch", park_again)
+        return client
+
+    monkeypatch.setattr(aws, "client", refusing_gateway)
+    stack.park_all([(f"still invalid {i}", REASON) for i in range(3)])
+
+    assert main(["--outputs", outputs, "dlq", "redrive"]) == 0
+
+    out, err = capsys.readouterr()
+    assert "moved 3 message(s)" in out
+    assert "left 3 that came back during this run" in err
+    assert stack.count(stack.dead_letter_queue_url) == (3, 0)
+    assert len(stack.drain(stack.queue_url)) == 3
 
 
 def test_redrive_of_an_empty_queue(outputs: str, capsys: pytest.CaptureFixture[str]) -> None:
