@@ -11,18 +11,14 @@ minutes average the machine's noise out, and it is the size the issue asks for.
 The baseline, measured in the same worker around the load run (half its rounds before,
 half after): signed calls made by hand, one after another, straight to the same sandbox —
 the provider's speed as one plain client sees it.
-
-Until `make local` has landed, this module reports that and no figure.
 """
 
 from __future__ import annotations
 
-import re
-import subprocess
 import time
 from typing import Any, Final
 
-from benchmarks.services import ACCESS_KEY_ID, ACCESS_KEY_SECRET, ACCOUNT_ID, REPO
+from benchmarks.services import ACCESS_KEY_ID, ACCESS_KEY_SECRET, ACCOUNT_ID
 from benchmarks.stats import MIN_RUNS, Summary
 from benchmarks.worker import run_worker
 
@@ -31,44 +27,10 @@ TRIAL_MESSAGES: Final = 1_000  # with --runs below MIN_RUNS
 FAILURE_RATE: Final = 0.05
 BASELINE_MESSAGES: Final = 1_000  # per by-hand round
 LOAD_TIMEOUT_S: Final = 900
-_PLACEHOLDER: Final = re.compile(r"is coming|exit 2")
-_MODULE: Final = re.compile(r"-m\s+([\w.]+)")
-
-
-def local_recipe() -> str | None:
-    """The `local` target's recipe in the Makefile, or None when there is none."""
-    text = (REPO / "Makefile").read_text()
-    match = re.search(r"^local:.*\n((?:\t.*\n)*)", text, re.MULTILINE)
-    return match.group(1) if match else None
-
-
-def _landed(recipe: str | None) -> bool:
-    """A real recipe, and the module it runs (`python -m …`) is committed: work in
-    progress in someone's working tree has not landed."""
-    if recipe is None or _PLACEHOLDER.search(recipe):
-        return False
-    module = _MODULE.search(recipe)
-    if module is None:
-        return True
-    path = module.group(1).replace(".", "/")
-    tracked = subprocess.run(  # noqa: S603 (git from PATH, fixed arguments)
-        ["git", "ls-files", "--", path, f"{path}.py"],  # noqa: S607
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return tracked.returncode == 0 and bool(tracked.stdout.strip())
 
 
 def run(runs: int) -> dict[str, Any]:
-    """The figures, or why there are none."""
-    if not _landed(local_recipe()):
-        return {
-            "status": "not run",
-            "reason": "`make local` has not landed yet (issue #5): there is no local "
-            "event pump to push messages through, so no figure is reported",
-        }
+    """The figures, measured in a worker process of their own."""
     result = run_worker("end_to_end", runs, None)
     result["status"] = "measured"
     return result

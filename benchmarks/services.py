@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
+from local_gateway.resources import create_idempotency_table
+
 REPO: Final = Path(__file__).resolve().parent.parent
 FUNCTIONS: Final = REPO / "functions"
 REGION: Final = "us-east-1"
@@ -164,12 +166,7 @@ def _create_resources(aws_url: str) -> tuple[str, str]:
     }
     arn: str = secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps(secret))["ARN"]
     dynamodb = _client("dynamodb", aws_url)
-    dynamodb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_idempotency_table(dynamodb, TABLE)
     dlq_url: str = _client("sqs", aws_url).create_queue(QueueName=DLQ_NAME)["QueueUrl"]
     return arn, dlq_url
 

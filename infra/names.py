@@ -123,3 +123,8 @@ class Metric(StrEnum):
 
 
 METRICS_NAMESPACE: Final = "SmsGateway"
+
+# Powertools' default idempotency table shape (contract): the stack's table, and the one
+# `make local` and the tests create on moto.
+IDEMPOTENCY_PARTITION_KEY: Final = "id"
+IDEMPOTENCY_TTL_ATTRIBUTE: Final = "expiration"

@@ -19,13 +19,17 @@ from constructs import Construct
 from infra import bundling, lambda_code
 from infra.ingress import Ingress
 from infra.nag import acknowledge
-from infra.names import FUNCTION_HANDLER, METRICS_NAMESPACE, SERVICE_NAME, ConstructId
+from infra.names import (
+    FUNCTION_HANDLER,
+    IDEMPOTENCY_PARTITION_KEY,
+    IDEMPOTENCY_TTL_ATTRIBUTE,
+    METRICS_NAMESPACE,
+    SERVICE_NAME,
+    ConstructId,
+)
 from infra.queue_settings import BATCH_SIZE
 from infra.settings import GatewaySettings
 
-# Powertools' default idempotency table shape (contract).
-IDEMPOTENCY_PARTITION_KEY: Final = "id"
-IDEMPOTENCY_TTL_ATTRIBUTE: Final = "expiration"
 # pydantic and libphonenumber's metadata import faster with the CPU share of 512 MB, and
 # sending is I/O-bound, so more memory would buy nothing.
 MEMORY_MB: Final = 512

@@ -132,6 +132,15 @@ class LocalGateway:
             raise RuntimeError("the local gateway is not running")
         return self._runtime.invoke(event)
 
+    def depth(self, queue_url: str) -> int:
+        """Messages in a queue, waiting or in flight (SQS's approximate counts, exact in
+        moto)."""
+        attributes = self.clients["sqs"].get_queue_attributes(
+            QueueUrl=queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(v) for v in attributes.values())
+
     def stop(self) -> None:
         """Stop in reverse order; safe to call twice."""
         if self._api is not None:

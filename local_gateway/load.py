@@ -142,16 +142,8 @@ def _pace(gateway: LocalGateway, sent: int) -> None:
     10,000-message burst stalled it for minutes); AWS has no such cost."""
     if sent % _PACE_EVERY:
         return
-    while _queue_depth(gateway) > _MAX_BACKLOG:
+    while gateway.depth(gateway.outputs["QueueUrl"]) > _MAX_BACKLOG:
         time.sleep(0.1)
-
-
-def _queue_depth(gateway: LocalGateway) -> int:
-    attributes = gateway.clients["sqs"].get_queue_attributes(
-        QueueUrl=gateway.outputs["QueueUrl"],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return sum(int(v) for v in attributes.values())
 
 
 def _send_api(gateway: LocalGateway, ids: list[str]) -> int:
@@ -188,14 +180,10 @@ def _wait_for_fates(gateway: LocalGateway, ids: set[str], deadline: float) -> li
             )
             sqs.delete_message(QueueUrl=dead_letters, ReceiptHandle=item["ReceiptHandle"])
         done = {m.body.get("UserId") for m in sandbox.accepted} | {p["UserId"] for p in parked}
-        if ids <= done and _queue_idle(gateway):
+        if ids <= done and gateway.depth(gateway.outputs["QueueUrl"]) == 0:
             break
         time.sleep(0.2)
     return parked
-
-
-def _queue_idle(gateway: LocalGateway) -> bool:
-    return _queue_depth(gateway) == 0
 
 
 def _user_id(body: str) -> str:

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from infra.names import Output
+from infra.names import IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE, Output
 from infra.queue_settings import DEAD_LETTER_RETENTION_DAYS, MAX_RECEIVE_COUNT, RAW_MESSAGE_DELIVERY
 from sms_gateway import time_budget
 
@@ -76,16 +76,7 @@ def create(
     secret_arn = secretsmanager.create_secret(
         Name=f"{NAME}/uspeedo", SecretString=json.dumps(credentials)
     )["ARN"]
-    dynamodb.create_table(
-        TableName=IDEMPOTENCY_TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=IDEMPOTENCY_TABLE,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
-    )
+    create_idempotency_table(dynamodb, IDEMPOTENCY_TABLE)
     return LocalResources(
         topic_arn=topic_arn,
         queue_url=queue_url,
@@ -101,3 +92,17 @@ def create(
 def _queue_arn(sqs: Any, url: str) -> str:
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     return str(attributes["Attributes"]["QueueArn"])
+
+
+def create_idempotency_table(dynamodb: Any, name: str) -> None:
+    """The idempotency table in the stack's shape (Powertools' default), with its TTL."""
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": IDEMPOTENCY_PARTITION_KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": IDEMPOTENCY_PARTITION_KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL_ATTRIBUTE},
+    )

@@ -69,11 +69,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = DELIVERY_WAIT_S) 
 
 def queue_is_empty(local: LocalGateway) -> bool:
     """Nothing waiting and nothing in flight on the main queue."""
-    attributes = local.clients["sqs"].get_queue_attributes(
-        QueueUrl=local.outputs["QueueUrl"],
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-    )["Attributes"]
-    return all(int(v) == 0 for v in attributes.values())
+    return local.depth(local.outputs["QueueUrl"]) == 0
 
 
 def post(

@@ -25,6 +25,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.base import ExpirableValue
 
 from infra.queue_settings import MAX_RECEIVE_COUNT
+from local_gateway.resources import create_idempotency_table
 from sms_gateway import handler, telemetry, time_budget
 from sms_gateway.credentials import CredentialsSource
 from sms_gateway.dead_letter import DeadLetterQueue
@@ -235,12 +236,7 @@ class World:
             QueueName=f"q-{slug}", Attributes={"RedrivePolicy": json.dumps(redrive)}
         )["QueueUrl"]
         table = f"idem-{slug}"
-        self.infra["dynamodb"].create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_idempotency_table(self.infra["dynamodb"], table)
         cell = Cell(
             name=name,
             queue_url=queue_url,

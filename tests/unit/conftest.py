@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from moto import mock_aws
 
+from local_gateway.resources import create_idempotency_table
 from sms_gateway import handler, telemetry
 from sms_gateway.credentials import CredentialsSource
 from sms_gateway.dead_letter import DeadLetterQueue
@@ -79,12 +80,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         secretsmanager = boto3.client("secretsmanager")
         arn = secretsmanager.create_secret(Name="uspeedo", SecretString="{}")["ARN"]
         dlq_url = sqs.create_queue(QueueName="sms-gateway-dlq")["QueueUrl"]
-        dynamodb.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_idempotency_table(dynamodb, TABLE)
         resources = Aws(arn, dlq_url, sqs, dynamodb, secretsmanager)
         resources.put_secret(SANDBOX_SECRET)
         yield resources

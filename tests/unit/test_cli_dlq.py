@@ -176,6 +176,13 @@ def test_redrive_max_moves_that_many_and_leaves_the_rest_visible(
 UNKNOWN = {"ErrorCode": "ProviderOutcomeUnknown", "ErrorMessage": "read timeout"}
 
 
+def test_the_cli_knows_the_gateways_message_fields() -> None:
+    # The CLI keeps its own copy: it is installed without the Lambda's package.
+    from sms_gateway.model import MESSAGE_FIELDS
+
+    assert frozenset(MESSAGE_FIELDS) == dead_letters._MESSAGE_FIELDS
+
+
 def test_the_cli_knows_the_gateways_unknown_outcome_code() -> None:
     from sms_gateway.errors import UnknownOutcomeError
 
