@@ -22,8 +22,25 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: install
+# The Lambda runs Python 3.13: the runtime package's tests run under it too when this
+# machine has one ($(SMS_GATEWAY_PYTHON313), pyenv's newest 3.13, or python3.13 on PATH),
+# in a venv of their own with only what they need (requirements-py313.txt). Recursion
+# limits and parsing differ between versions.
+PY313 := $(or $(SMS_GATEWAY_PYTHON313),$(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.13.[0-9]*/bin/python3.13))),$(shell command -v python3.13 2>/dev/null))
+VENV313 := .venv-py313
+
+test: install $(if $(PY313),$(VENV313)/.installed)
 	$(BIN)/python -m pytest
+ifneq ($(PY313),)
+	$(VENV313)/bin/python -m pytest tests/unit -p no:cacheprovider
+else
+	@echo "no Python 3.13 on this machine: the runtime's tests ran under Python 3.11 only"
+endif
+
+$(VENV313)/.installed: requirements-py313.txt functions/requirements.txt constraints.txt
+	@test -x $(VENV313)/bin/python || $(PY313) -m venv $(VENV313)
+	$(VENV313)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-py313.txt -c constraints.txt
+	@touch $@
 
 # Speed, as ratios against baselines measured in the same run: writes benchmarks/RESULTS.md
 # and benchmarks/results.json. The official SDK (client benchmark's baseline) is installed
@@ -56,7 +73,7 @@ load: install
 	$(BIN)/python -m local_gateway.load --messages $(or $(LOAD_MESSAGES),10000)
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out .local .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV313) $(SCAN_VENV) node_modules cdk.out .local .pytest_cache .mypy_cache .ruff_cache
 
 # The CDK app. Settings are context keys in cdk.json; override any of them per run, e.g.
 # make deploy CDK_FLAGS="-c alarmEmail=oncall@example.com -c maxConcurrency=10"
@@ -78,3 +95,18 @@ destroy: install
 # Errors fail the target; warnings are printed (CDK's own redundant DependsOn is one).
 cfn-lint: synth
 	$(BIN)/cfn-lint --non-zero-exit-code error $(TEMPLATE)
+
+# Security scan: checkov on the synthesized template, in its own virtual environment
+# (requirements-scan.txt; not part of `make test`). A finding fails the scan unless it is
+# acknowledged, with its reason, on the resource it concerns (infra/nag.py,
+# acknowledge_checkov); the second step fails on an acknowledgement nothing needs any more.
+SCAN_VENV := .venv-scan
+.PHONY: scan
+scan: synth $(SCAN_VENV)/.installed
+	$(SCAN_VENV)/bin/checkov --framework cloudformation --file $(TEMPLATE) --skip-download --compact --quiet
+	$(SCAN_VENV)/bin/python -m infra.scan $(TEMPLATE)
+
+$(SCAN_VENV)/.installed: requirements-scan.txt
+	@test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+	@touch $@

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
-from local_gateway.resources import create_idempotency_table
+from local_gateway.resources import create_gateway_key_secret, create_idempotency_table
 
 REPO: Final = Path(__file__).resolve().parent.parent
 FUNCTIONS: Final = REPO / "functions"
@@ -113,6 +113,7 @@ class Services:
     aws_url: str
     sandbox: SandboxControl
     secret_arn: str
+    gateway_key_arn: str
     table: str
     dlq_url: str
 
@@ -124,6 +125,7 @@ class Services:
             {
                 "AWS_ENDPOINT_URL": self.aws_url,
                 "USPEEDO_SECRET_ID": self.secret_arn,
+                "GATEWAY_KEY_SECRET_ID": self.gateway_key_arn,
                 "USPEEDO_ENDPOINT": self.sandbox.api_url,
                 "IDEMPOTENCY_TABLE": self.table,
                 "DEAD_LETTER_QUEUE_URL": self.dlq_url,
@@ -157,7 +159,7 @@ def _client(service: str, url: str) -> Any:
     )
 
 
-def _create_resources(aws_url: str) -> tuple[str, str]:
+def _create_resources(aws_url: str) -> tuple[str, str, str]:
     secrets = _client("secretsmanager", aws_url)
     secret = {
         "AccessKeyId": ACCESS_KEY_ID,
@@ -168,7 +170,8 @@ def _create_resources(aws_url: str) -> tuple[str, str]:
     dynamodb = _client("dynamodb", aws_url)
     create_idempotency_table(dynamodb, TABLE)
     dlq_url: str = _client("sqs", aws_url).create_queue(QueueName=DLQ_NAME)["QueueUrl"]
-    return arn, dlq_url
+    gateway_key_arn = create_gateway_key_secret(secrets, f"{SECRET_NAME}-gateway-key")
+    return arn, gateway_key_arn, dlq_url
 
 
 def _start_sandbox(log: IO[str]) -> tuple[subprocess.Popen[str], str]:
@@ -208,8 +211,10 @@ def running(log_dir: Path) -> Iterator[Services]:
             _wait_for_port(port, moto, "the moto server")
             aws_url = f"http://127.0.0.1:{port}"
             sandbox, sandbox_url = _start_sandbox(sandbox_log)
-            arn, dlq_url = _create_resources(aws_url)
-            yield Services(aws_url, SandboxControl(sandbox_url), arn, TABLE, dlq_url)
+            arn, gateway_key_arn, dlq_url = _create_resources(aws_url)
+            yield Services(
+                aws_url, SandboxControl(sandbox_url), arn, gateway_key_arn, TABLE, dlq_url
+            )
         finally:
             if sandbox is not None:
                 _stop(sandbox)

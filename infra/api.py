@@ -13,7 +13,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.json_schema_draft4 import to_draft4
-from infra.nag import acknowledge
+from infra.nag import acknowledge, acknowledge_checkov
 from infra.names import (
     API_STAGE_NAME,
     IDEMPOTENCY_KEY_HEADER,
@@ -209,6 +209,20 @@ class Api(Construct):
             "No WAF web ACL by default (it costs more than the gateway itself at low volume): "
             "API keys, stage and per-key throttling and body validation bound what reaches "
             "the function. Associate a web ACL with the stage where the API is exposed widely.",
+        )
+        acknowledge_checkov(
+            self.rest_api.deployment_stage,
+            "CKV_AWS_120",
+            "No cache, on purpose: every POST /messages must reach the function (each may send "
+            "an SMS) and receipts change until they are final. A stage cache would also bill an "
+            "always-on cache cluster by the hour.",
+        )
+        acknowledge_checkov(
+            self.access_logs,
+            "CKV_AWS_158",
+            "CloudWatch Logs encrypts log data at rest. The access log records who called what "
+            "and how it went (request and key ids, status, latencies), never a body, a query or "
+            "a phone number, so a customer-managed key would guard nothing sensitive.",
         )
         cloud_watch_role = self.rest_api.node.find_child("CloudWatchRole")
         acknowledge(

@@ -126,30 +126,34 @@ class Monitoring(Construct):
     def _let_cloudwatch_publish(self, ingress: Ingress) -> None:
         # Alarms publish as the CloudWatch service: it needs the key to encrypt, and the
         # topic's policy to let it in (the TLS-only policy replaces SNS's default one).
+        # Both grants hold for this account's alarms only (confused deputy: without the
+        # conditions, CloudWatch would use them for an alarm of any account).
+        stack = cdk.Stack.of(self)
+        this_accounts_alarms = {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {
+                "aws:SourceArn": stack.format_arn(
+                    service="cloudwatch",
+                    resource="alarm",
+                    resource_name="*",
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )
+            },
+        }
         ingress.topic_key.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy, "*" is this key
+                conditions=this_accounts_alarms,
             )
         )
-        stack = cdk.Stack.of(self)
         self.alarm_topic.add_to_resource_policy(
             iam.PolicyStatement(
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["sns:Publish"],
                 resources=[self.alarm_topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": stack.account},
-                    "ArnLike": {
-                        "aws:SourceArn": stack.format_arn(
-                            service="cloudwatch",
-                            resource="alarm",
-                            resource_name="*",
-                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    },
-                },
+                conditions=this_accounts_alarms,
             )
         )
 

@@ -64,6 +64,9 @@ class ConstructId(StrEnum):
     DEAD_LETTER_QUEUE = "DeadLetterQueue"
     # Sender.
     SECRET = "UspeedoSecret"  # noqa: S105 (a construct id, not a secret)
+    # Never rename: a new logical id replaces the secret, and a new gateway key changes every
+    # stored hash (idempotency keys included), so retries within a day would be sent again.
+    GATEWAY_KEY_SECRET = "GatewayKeySecret"  # noqa: S105 (a construct id, not a secret)
     IDEMPOTENCY_TABLE = "IdempotencyTable"
     FUNCTION = "Function"
     FUNCTION_ROLE = "FunctionRole"
@@ -92,6 +95,30 @@ class ConstructId(StrEnum):
 # The Lambda's code (contract).
 FUNCTION_HANDLER: Final = "sms_gateway.handler.lambda_handler"
 SERVICE_NAME: Final = "sms-gateway"
+
+
+class EnvironmentVariable(StrEnum):
+    """The function's environment (contract): the names the stack sets and the code reads."""
+
+    USPEEDO_SECRET_ID = "USPEEDO_SECRET_ID"  # noqa: S105 (a variable's name, not a secret)
+    USPEEDO_ENDPOINT = "USPEEDO_ENDPOINT"
+    USPEEDO_ACTION = "USPEEDO_ACTION"
+    IDEMPOTENCY_TABLE = "IDEMPOTENCY_TABLE"
+    DEAD_LETTER_QUEUE_URL = "DEAD_LETTER_QUEUE_URL"
+    DEFAULT_SENDER_ID = "DEFAULT_SENDER_ID"
+    DEFAULT_COUNTRY_CODE = "DEFAULT_COUNTRY_CODE"
+    # The gateway key: every hash the gateway stores is an HMAC-SHA-256 under it.
+    GATEWAY_KEY_SECRET_ID = "GATEWAY_KEY_SECRET_ID"  # noqa: S105 (a variable's name)
+    POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+    POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+    POWERTOOLS_LOGGER_LOG_EVENT = "POWERTOOLS_LOGGER_LOG_EVENT"
+    POWERTOOLS_TRACER_CAPTURE_RESPONSE = "POWERTOOLS_TRACER_CAPTURE_RESPONSE"
+
+
+# The gateway key's secret (contract): JSON `{"Key": "..."}`, at least 32 random characters.
+GATEWAY_KEY_FIELD: Final = "Key"
+GATEWAY_KEY_LENGTH: Final = 64
+GATEWAY_KEY_MIN_LENGTH: Final = 32
 
 # API Gateway.
 API_STAGE_NAME: Final = "v1"

@@ -102,6 +102,7 @@ class LocalGateway:
         )
         environment = {
             "USPEEDO_SECRET_ID": resources.secret_arn,
+            "GATEWAY_KEY_SECRET_ID": resources.gateway_key_secret_arn,
             "USPEEDO_ENDPOINT": endpoint,
             "IDEMPOTENCY_TABLE": resources.table_name,
             "DEAD_LETTER_QUEUE_URL": resources.dead_letter_queue_url,

@@ -26,6 +26,7 @@ class LocalResources:
     dead_letter_queue_url: str
     dead_letter_queue_arn: str
     secret_arn: str
+    gateway_key_secret_arn: str
     table_name: str
     api_key: str
 
@@ -49,8 +50,8 @@ class LocalResources:
 def create(
     sns: Any, sqs: Any, secretsmanager: Any, dynamodb: Any, credentials: dict[str, Any]
 ) -> LocalResources:
-    """Topic → (raw delivery) → queue → (redrive) → dead-letter queue; the secret; the
-    idempotency table in Powertools' default shape."""
+    """Topic → (raw delivery) → queue → (redrive) → dead-letter queue; the USpeedo secret
+    and the gateway key's; the idempotency table in Powertools' default shape."""
     dead_letter_url = sqs.create_queue(
         QueueName=f"{NAME}-dlq",
         Attributes={"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_DAYS * 24 * 3600)},
@@ -77,6 +78,7 @@ def create(
         Name=f"{NAME}/uspeedo", SecretString=json.dumps(credentials)
     )["ARN"]
     create_idempotency_table(dynamodb, IDEMPOTENCY_TABLE)
+    gateway_key_arn = create_gateway_key_secret(secretsmanager, f"{NAME}/gateway-key")
     return LocalResources(
         topic_arn=topic_arn,
         queue_url=queue_url,
@@ -84,6 +86,7 @@ def create(
         dead_letter_queue_url=dead_letter_url,
         dead_letter_queue_arn=dead_letter_arn,
         secret_arn=secret_arn,
+        gateway_key_secret_arn=gateway_key_arn,
         table_name=IDEMPOTENCY_TABLE,
         api_key=secrets.token_urlsafe(24),
     )
@@ -92,6 +95,12 @@ def create(
 def _queue_arn(sqs: Any, url: str) -> str:
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
     return str(attributes["Attributes"]["QueueArn"])
+
+
+def create_gateway_key_secret(secretsmanager: Any, name: str) -> str:
+    """The gateway key's secret as the stack makes it: `{"Key": …}`, random, 64 characters."""
+    value = json.dumps({"Key": secrets.token_urlsafe(48)})
+    return str(secretsmanager.create_secret(Name=name, SecretString=value)["ARN"])
 
 
 def create_idempotency_table(dynamodb: Any, name: str) -> None:

@@ -10,13 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
-
 from sms_gateway import handler, time_budget
-from sms_gateway.credentials import CredentialsSource
-from sms_gateway.dead_letter import DeadLetterQueue
-from sms_gateway.gateway import Gateway
-from sms_gateway.idempotency import DynamoLedger, NoLedger
+from sms_gateway.gateway import AwsClients, Gateway
 from sms_gateway.settings import Settings
 
 
@@ -44,25 +39,10 @@ class LambdaRuntime:
     def __init__(
         self, environment: Mapping[str, str], clients: Mapping[str, Any], function_name: str
     ) -> None:
-        settings = Settings.from_env(environment)
-        ledger = (
-            DynamoLedger(
-                settings.idempotency_table,
-                settings.idempotency_ttl_s,
-                boto3_client=clients["dynamodb"],
-            )
-            if settings.idempotency_table
-            else NoLedger()
+        self.gateway = Gateway.from_settings(
+            Settings.from_env(environment),
+            AwsClients.of(clients["dynamodb"], clients["secretsmanager"], clients["sqs"]),
         )
-        dead_letters = (
-            DeadLetterQueue(settings.dead_letter_queue_url, clients["sqs"])
-            if settings.dead_letter_queue_url
-            else None
-        )
-        credentials = CredentialsSource(
-            settings.secret_id, SecretsProvider(boto3_client=clients["secretsmanager"])
-        )
-        self.gateway = Gateway.build(settings, credentials, ledger, dead_letters)
         self.function_name = function_name
         # Lambda runs one invocation per container at a time; Powertools' logger and
         # metrics keep per-invocation state that relies on it.

@@ -172,6 +172,9 @@ def summarise(body: str) -> str:
         document = json.loads(body)
     except ValueError:
         return f"not JSON, {size} bytes"
+    except RecursionError:
+        # A nesting bomb parks as InvalidMessage; listing it must not crash the listing.
+        return f"JSON nested too deep to read, {size} bytes"
     if (
         isinstance(document, dict)
         and document.get("Type") == "Notification"

@@ -19,11 +19,12 @@ from uspeedo_sandbox.rules import number_key
 #: retcode: HTTP 200 with RetCode `ret_code`. drop: read the request, then RST the socket.
 #: hang: read the request, never answer (until the fault is cleared or the server stops).
 #: garbage: HTTP 200 with a non-JSON body. truncated: a Content-Length longer than the body.
+#: nested: HTTP 200 with valid JSON nested 100,000 arrays deep (a nesting bomb).
 #: refuse: answer normally, but the numbers in `phones` (every number when None) cannot be
 #: reached: SendBatchUSMSMessage lists them in `FailContent` (reason: `message`) and sends
 #: the rest; SendUSMSMessage refuses the whole request with 18014, as it does bad numbers.
 FAULT_KINDS = frozenset(
-    {"slow", "status", "retcode", "drop", "hang", "garbage", "truncated", "refuse"}
+    {"slow", "status", "retcode", "drop", "hang", "garbage", "truncated", "nested", "refuse"}
 )
 DEFAULT_REFUSAL = "number unreachable (sandbox fault)"
 

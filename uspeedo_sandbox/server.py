@@ -26,6 +26,9 @@ MAX_BODY_BYTES = 1 << 20  # 1,000 numbers are ~20 KB; anything near 1 MiB is a m
 IDLE_TIMEOUT_SECONDS = 120  # an idle keep-alive connection is closed after this
 GARBAGE_BODY = b"<html><body><h1>502 Bad Gateway</h1></body></html>\n"
 TRUNCATED_BODY = b'{"RetCode": 0, "Action": "SendUSMSMessageResponse", "Mess'
+# Valid JSON too deep for a recursive parser or walker (Python 3.13's parser included).
+NESTING_BOMB_DEPTH = 100_000
+NESTED_BODY = b"[" * NESTING_BOMB_DEPTH + b"]" * NESTING_BOMB_DEPTH
 _JSON = "application/json; charset=utf-8"
 
 
@@ -224,6 +227,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
         elif kind == "garbage":
             record(None, 200, kind)
             self._send(200, GARBAGE_BODY, "text/html")
+        elif kind == "nested":
+            record(None, 200, kind)
+            self._send(200, NESTED_BODY, _JSON)
         elif kind == "truncated":
             record(None, 200, kind)
             self.close_connection = True

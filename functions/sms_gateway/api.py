@@ -2,16 +2,17 @@
 
 Every error leaves as `{"Error": {"Code", "Message", "Fields"?, "RetCode"?}}` with a status
 chosen in one place (`status_for`); unknown routes get 404 and known routes with another
-method 405 — never 500.
+method 405; an event too broken to be a request (`malformed_request`) 400 — never 500.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
@@ -29,6 +30,9 @@ from sms_gateway.gateway import Gateway
 from sms_gateway.model import ROOT, message_json_schema
 from sms_gateway.telemetry import logger
 from sms_gateway.uspeedo_client import MAX_SESSIONS_PER_RECEIPT_CALL, SessionReceipts
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 MESSAGES_PATH: Final = "/messages"
@@ -73,9 +77,73 @@ def error_body(error: GatewayError) -> dict[str, Any]:
     return {"Error": detail}
 
 
+# Parts of a REST proxy event that may be null or absent but otherwise have one type.
+_OPTIONAL_SCALARS: Final = (
+    ("resource", str, "a string"),
+    ("body", str, "a string"),
+    ("isBase64Encoded", bool, "true, false"),
+)
+_OPTIONAL_OBJECTS: Final = (
+    "headers",
+    "multiValueHeaders",
+    "queryStringParameters",
+    "multiValueQueryStringParameters",
+    "pathParameters",
+    "stageVariables",
+)
+
+
+def malformed_request(event: Mapping[str, Any]) -> str | None:
+    """What makes a REST proxy event unusable as a request, or None when nothing does.
+
+    API Gateway never sends such an event; a hand-made invocation can, and Powertools'
+    resolver then fails with a bare Python error (null or missing `requestContext`, `path`
+    or `httpMethod`; a header that is not a string) or quietly takes a non-string body for
+    the message. What API Gateway itself may send null (`headers` and `multiValueHeaders`
+    from the console's test, `body`, query and path parameters) passes.
+    """
+    if not isinstance(event.get("requestContext"), dict):
+        return "requestContext is missing or not an object"
+    for name in ("httpMethod", "path"):
+        if not isinstance(event.get(name), str):
+            return f"{name} is missing or not a string"
+    for name, allowed, what in _OPTIONAL_SCALARS:
+        value = event.get(name)
+        if value is not None and not isinstance(value, allowed):
+            return f"{name} must be {what} or null"
+    for name in _OPTIONAL_OBJECTS:
+        value = event.get(name)
+        if value is not None and not isinstance(value, dict):
+            return f"{name} must be an object or null"
+    if any(not isinstance(v, str) for v in (event.get("headers") or {}).values()):
+        return "headers must map each name to a string"
+    for values in (event.get("multiValueHeaders") or {}).values():
+        if not isinstance(values, list) or any(not isinstance(v, str) for v in values):
+            return "multiValueHeaders must map each name to a list of strings"
+    return None
+
+
+class _RestResolver(APIGatewayRestResolver):
+    """Powertools' resolver behind one guard: a malformed event answers 400 before the
+    resolver reads it (it reads `httpMethod` and `path` before any exception handler runs)."""
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        problem = malformed_request(event)
+        if problem is None:
+            return super().resolve(event, context)
+        logger.warning("malformed API Gateway event", extra={"problem": problem})
+        body = {"Error": {"Code": "InvalidRequest", "Message": f"malformed request: {problem}"}}
+        return {
+            "statusCode": int(HTTPStatus.BAD_REQUEST),
+            "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
+            "body": json.dumps(body),
+            "isBase64Encoded": False,
+        }
+
+
 def build_api(gateway: Callable[[], Gateway]) -> APIGatewayRestResolver:
     """The resolver; `gateway` is called per request so the container builds it once."""
-    app = APIGatewayRestResolver()
+    app = _RestResolver()
 
     @app.post(MESSAGES_PATH)
     def send_message() -> Response[Any]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
+
+from sms_gateway.json_input import UnreadableJsonError, load_json
 
 IDEMPOTENCY_KEY_ATTRIBUTE: Final = "IdempotencyKey"
 
@@ -66,9 +67,11 @@ def from_sns_record(record: Mapping[str, Any]) -> Delivery:
 
 
 def _json_or_text(text: str) -> Any:
+    """The parsed body, or the text itself when it is not JSON the gateway reads (garbled,
+    or a nesting bomb): the model then says which, naming the rule."""
     try:
-        return json.loads(text)
-    except ValueError:
+        return load_json(text)
+    except UnreadableJsonError:
         return text
 
 

@@ -200,3 +200,18 @@ class NumbersRefusedError(PermanentError):
             ret_code=ret_code,
             action=action,
         )
+
+
+class UnsupportedEventError(GatewayError):
+    """The function was invoked with an event no door takes (an S3 notification, an
+    EventBridge event, an HTTP API v2 request, …): a wiring mistake, not a message to judge.
+    The text names what was recognised, never the event's content."""
+
+    code = "UnsupportedEvent"
+
+    def __init__(self, event_type: str, description: str) -> None:
+        self.event_type = event_type
+        super().__init__(
+            f"{description} is not supported: send messages through the SNS topic, the SQS "
+            "queue, the API, or invoke with a bare message"
+        )

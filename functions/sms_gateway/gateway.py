@@ -1,19 +1,22 @@
 """The gateway: validate, send, and decide each message's fate — sent, rejected, or parked.
 
-The composition root too: `Gateway.from_env()` builds the real collaborators once per
-container; tests build one from their own (moto clients, the sandbox).
+The composition root too: `Gateway.from_settings()` wires every collaborator from the
+settings and a set of boto3 clients — the function's (`from_env`), the local run's and the
+tests' (moto) alike.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from sms_gateway.credentials import CredentialsSource
 from sms_gateway.dead_letter import DeadLetterQueue, reason_text
 from sms_gateway.deliveries import Delivery
 from sms_gateway.errors import FieldError, GatewayError, MessageValidationError
+from sms_gateway.gateway_key import GatewayKeySource
 from sms_gateway.idempotency import ChunkLedger, DynamoLedger, NoLedger
 from sms_gateway.model import MAX_IDEMPOTENCY_KEY_LENGTH, parse_message
 from sms_gateway.sender import RemainingMs, Sender, SendOutcome
@@ -22,6 +25,7 @@ from sms_gateway.telemetry import Counters, counters, logger
 from sms_gateway.uspeedo_client import SessionReceipts
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # Upstream calls in flight at once per container: a 10-record batch, or a 10,000-number
@@ -31,6 +35,21 @@ MAX_PARALLEL_CALLS: Final = 10
 
 PARKED: Final = "parked"
 SENT: Final = "sent"
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    """The boto3 clients a gateway talks to: one session's in the function, moto's in
+    tests and the local run. `sqs` makes the client when the first message is parked."""
+
+    dynamodb: Any
+    secretsmanager: Any
+    sqs: Callable[[], Any]
+
+    @classmethod
+    def of(cls, dynamodb: Any, secretsmanager: Any, sqs: Any) -> AwsClients:
+        """From three clients made already."""
+        return cls(dynamodb=dynamodb, secretsmanager=secretsmanager, sqs=lambda: sqs)
 
 
 class Gateway:
@@ -53,7 +72,7 @@ class Gateway:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Gateway:
-        """The real thing: boto3 clients, Powertools' secret cache and idempotency table.
+        """The real thing: boto3 clients of one session, from the function's environment.
 
         Built by the first invocation, so boto3 is imported then, not by the handler's
         import. The clients share one boto3 session: each new session parses botocore's
@@ -62,42 +81,60 @@ class Gateway:
         queue's client is made when the first message is parked, which most containers
         never do.
         """
-        import boto3  # here: tests and local runs build their own clients
+        import boto3  # here: tests and local runs bring their own clients
+
+        session = boto3.session.Session()
+        clients = AwsClients(
+            dynamodb=session.client("dynamodb"),
+            secretsmanager=session.client("secretsmanager"),
+            sqs=lambda: session.client("sqs"),
+        )
+        return cls.from_settings(Settings.from_env(environ), clients)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        clients: AwsClients,
+        *,
+        ledger: ChunkLedger | None = None,
+        secrets: SecretsProvider | None = None,
+        **sender_options: Any,
+    ) -> Gateway:
+        """The one place a gateway is wired: the function, the local run and the tests.
+
+        `ledger` and `secrets` replace the ones made from `clients` (tests that count or
+        fail their calls); `sender_options` go to the `Sender` (its client factory).
+        """
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-        settings = Settings.from_env(environ)
-        session = boto3.session.Session()
-        ledger: ChunkLedger = (
-            DynamoLedger(
-                settings.idempotency_table,
-                settings.idempotency_ttl_s,
-                boto3_client=session.client("dynamodb"),
+        if ledger is None:
+            ledger = (
+                DynamoLedger(
+                    settings.idempotency_table,
+                    settings.idempotency_ttl_s,
+                    boto3_client=clients.dynamodb,
+                )
+                if settings.idempotency_table
+                else NoLedger()
             )
-            if settings.idempotency_table
-            else NoLedger()
-        )
         dead_letters = (
-            DeadLetterQueue(
-                settings.dead_letter_queue_url, client_factory=lambda: session.client("sqs")
-            )
+            DeadLetterQueue(settings.dead_letter_queue_url, client_factory=clients.sqs)
             if settings.dead_letter_queue_url
             else None
         )
-        credentials = CredentialsSource(settings.secret_id, SecretsProvider(boto3_session=session))
-        return cls.build(settings, credentials, ledger, dead_letters)
-
-    @classmethod
-    def build(
-        cls,
-        settings: Settings,
-        credentials: CredentialsSource,
-        ledger: ChunkLedger,
-        dead_letters: DeadLetterQueue | None,
-        **sender_options: Any,
-    ) -> Gateway:
-        """Wire a gateway from its collaborators."""
+        # One provider for both secrets: one boto3 client, one cache.
+        secrets = secrets or SecretsProvider(boto3_client=clients.secretsmanager)
         pool = ThreadPoolExecutor(MAX_PARALLEL_CALLS, thread_name_prefix="uspeedo")
-        sender = Sender(settings, credentials, ledger, pool, counters, **sender_options)
+        sender = Sender(
+            settings,
+            CredentialsSource(settings.secret_id, secrets),
+            ledger,
+            pool,
+            counters,
+            gateway_key=GatewayKeySource(settings.gateway_key_secret_id, secrets),
+            **sender_options,
+        )
         gateway = cls(settings, sender, dead_letters, ledger)
         gateway._pool = pool
         return gateway

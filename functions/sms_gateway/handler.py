@@ -19,9 +19,11 @@ from sms_gateway.queues import process_sns, process_sqs  # isort: split
 
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 
+from sms_gateway.errors import UnsupportedEventError
 from sms_gateway.event_kinds import EventKind, kind_of
 from sms_gateway.gateway import Gateway
-from sms_gateway.telemetry import capture_lambda_handler, logger, metrics
+from sms_gateway.model import MESSAGE_FIELDS
+from sms_gateway.telemetry import capture_lambda_handler, counters, logger, metrics
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.event_handler import APIGatewayRestResolver
@@ -71,17 +73,35 @@ def __getattr__(name: str) -> Any:
 @metrics.log_metrics(capture_cold_start_metric=True)
 @capture_lambda_handler
 def lambda_handler(event: Any, context: LambdaContext) -> Any:
-    """Dispatch on the event's shape. A direct invoke returns the result or raises."""
+    """Dispatch on the event's shape. A direct invoke returns the result or raises; an
+    event no door takes raises `UnsupportedEventError`, naming what it is."""
+    kind = kind_of(event, MESSAGE_FIELDS)
+    logger.append_keys(event_kind=kind.value)
+    if not kind.supported:
+        raise _unsupported(kind)
     current = gateway()
     current.register_lambda_context(context)
-    kind = kind_of(event)
-    logger.append_keys(event_kind=kind.value)
     if kind is EventKind.SQS:
         return process_sqs(event, context, current)
     if kind is EventKind.SNS:
         return process_sns(event, context, current)
     if kind is EventKind.API:
-        logger.set_correlation_id(event.get("requestContext", {}).get("requestId"))
-        return rest_api().resolve(event, context)
+        logger.set_correlation_id(_request_id(event))
+        return rest_api().resolve(event, context)  # a malformed event answers 400 (api)
     outcome = current.accept(event, remaining_ms=context.get_remaining_time_in_millis)
     return outcome.as_result()
+
+
+def _unsupported(kind: EventKind) -> UnsupportedEventError:
+    """Count and log an event no door takes (its type, never its content): the function is
+    wired to a source it does not serve."""
+    counters.count_by("UnsupportedEvents", "EventType", kind.value)
+    logger.warning("event type not supported", extra={"event_type": kind.value})
+    return UnsupportedEventError(kind.value, kind.description)
+
+
+def _request_id(event: dict[str, Any]) -> str | None:
+    """API Gateway's request id, when the event carries one (a malformed one may not)."""
+    context = event.get("requestContext")
+    request_id = context.get("requestId") if isinstance(context, dict) else None
+    return request_id if isinstance(request_id, str) else None

@@ -6,7 +6,8 @@ curl body works as is) and returns an immutable `Message`; a broken message rais
 rule id, a sentence). Messages never repeat the submitted value: values are phone numbers
 and one-time codes, and errors get logged.
 
-Rule ids: `$` (the whole body): `not_json`, `not_an_object`. Any field: `required`,
+Rule ids: `$` (the whole body): `not_json`, `too_deep` (nested beyond
+`json_input.MAX_DEPTH`), `not_an_object`. Any field: `required`,
 `unknown_field`, `not_a_string`, `invalid_text`, `not_an_integer`, `not_a_list`,
 `too_few_items`, `too_many_items`, `empty`, `too_long`, `not_positive`, `too_large`,
 `not_allowed_value`, and `invalid` (a pydantic error type not mapped: a bug to fix).
@@ -31,7 +32,6 @@ template parameters. An explicit `null` for an optional field means the field is
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -55,6 +55,8 @@ from pydantic.config import JsonDict
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from sms_gateway.errors import FieldError, MessageValidationError
+from sms_gateway.gateway_key import GatewayKey
+from sms_gateway.json_input import NOT_JSON, UnreadableJsonError, check_depth, load_json
 from sms_gateway.phone import (
     MAX_INPUT_LENGTH,
     PHONE_INPUT_PATTERN,
@@ -542,16 +544,14 @@ class Message:
             for start in range(0, len(numbers), max_numbers)
         ]
 
-    def fingerprint(self) -> str:
-        """SHA-256 (hex) of the normalised message, for idempotency without a key.
+    def canonical_text(self) -> str:
+        """The normalised message as canonical JSON, the input of its fingerprint.
 
-        Canonical JSON (sorted keys, no spaces, UTF-8) of USpeedo's fields as they would be
-        sent, None fields left out, `IdempotencyKey` excluded: the same message written
-        differently (number format, duplicates, int or string parameters, key order, with or
-        without `Action`) has the same fingerprint. The order of numbers counts. A
-        personalised message covers each recipient's own fields (`Recipients`) instead of
-        `PhoneNumbers`; the ordinary form's fingerprint is what it always was, so records
-        written before personalised messages existed still match.
+        Sorted keys, no spaces, UTF-8, USpeedo's fields as they would be sent, None fields
+        left out, `IdempotencyKey` excluded: the same message written differently (number
+        format, duplicates, int or string parameters, key order, with or without `Action`)
+        has the same text. The order of numbers counts. A personalised message covers each
+        recipient's own fields (`Recipients`) instead of `PhoneNumbers`.
         """
         numbers: dict[str, Any] = (
             {"PhoneNumbers": list(self.phone_numbers)}
@@ -559,8 +559,13 @@ class Message:
             else {"Recipients": [r.as_json() for r in self.recipients]}
         )
         canonical = {**numbers, **self._fields_but_numbers()}
-        text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def fingerprint(self, key: GatewayKey) -> str:
+        """HMAC-SHA-256 (hex) of `canonical_text()` under the gateway key: the default
+        idempotency key and the payload-validation hash. Keyed, because the text holds
+        numbers and one-time codes that an unkeyed hash would give back to brute force."""
+        return key.digest(self.canonical_text())
 
     def __repr__(self) -> str:
         # A message may end up in a log line: numbers masked, parameter values hidden.
@@ -596,12 +601,13 @@ def parse_message(
     errors: list[FieldError] = []
     parsed: _MessageInput | None = None
     try:
-        if isinstance(data, str | bytes):
-            parsed = _MessageInput.model_validate_json(data, context=context)
-        else:
-            # Strict mode takes only a real dict; any other Mapping is copied into one.
-            body = dict(data) if isinstance(data, Mapping) else data
-            parsed = _MessageInput.model_validate(body, context=context)
+        body = _readable_body(data)
+    except UnreadableJsonError as exc:
+        # Refused before pydantic sees it: a nesting bomb would otherwise reach a recursive
+        # walk (pydantic's, the signature's, a log line's) as a bare RecursionError.
+        raise MessageValidationError([_unreadable_body_error(exc)]) from None
+    try:
+        parsed = _MessageInput.model_validate(body, context=context)
     except ValidationError as exc:
         errors = [_field_error(e) for e in exc.errors(include_url=False, include_input=True)]
     errors = [*cast(list[FieldError], context.get(_FORM_ERRORS, [])), *errors]
@@ -629,6 +635,23 @@ def parse_message(
         idempotency_key=parsed.idempotency_key,
         recipients=recipients,
     )
+
+
+def _readable_body(data: Any) -> Any:
+    """The message as Python values: JSON text parsed, a mapping copied into the plain
+    dict strict mode takes, its nesting bounded either way (`json_input`)."""
+    if isinstance(data, str | bytes):
+        return load_json(data)
+    body = dict(data) if isinstance(data, Mapping) else data
+    check_depth(body)
+    return body
+
+
+def _unreadable_body_error(error: UnreadableJsonError) -> FieldError:
+    if error.rule == NOT_JSON:
+        rule, message = _BUILTIN["json_invalid"]
+        return FieldError(ROOT, rule, message)
+    return FieldError(ROOT, error.rule, f"the body {error}")
 
 
 def _recipient(parsed: _RecipientInput) -> Recipient:

@@ -33,6 +33,7 @@ from sms_gateway.errors import (
     UnknownOutcomeError,
     UspeedoError,
 )
+from sms_gateway.gateway_key import GatewayKeySource
 from sms_gateway.idempotency import REPLAYED, Chunk, ChunkLedger, ChunkResult
 from sms_gateway.model import Message
 from sms_gateway.retcodes import ACCOUNT_RETCODES
@@ -64,6 +65,9 @@ _PRECEDENCE: Final = (IdempotencyKeyReusedError, PermanentError, UnknownOutcomeE
 ACTION_UNKNOWN_METRIC: Final = "ProviderActionUnknown"
 # Numbers the batch action refused (FailContent), counted as the provider answers.
 PHONES_REFUSED_METRIC: Final = "PhonesRefused"
+
+# Keeps a producer's key apart from every fingerprint, whatever text it holds.
+EXPLICIT_KEY_DOMAIN: Final = "IdempotencyKey:"
 
 RemainingMs = Callable[[], int]
 T = TypeVar("T")
@@ -128,10 +132,12 @@ class Sender:
         pool: Executor,
         counters: Counters,
         *,
+        gateway_key: GatewayKeySource,
         client_factory: Callable[[Credentials, str], UspeedoClient] = UspeedoClient,
     ) -> None:
         self._settings = settings
         self._credentials = credentials
+        self._gateway_key = gateway_key
         self._ledger = ledger
         self._pool = pool
         self._counters = counters
@@ -145,10 +151,13 @@ class Sender:
         """Send every chunk of `message` not sent before under its idempotency key.
 
         The key is the message's `IdempotencyKey`, else `key` (header or message
-        attribute), else the message's fingerprint.
+        attribute), else the message's fingerprint — each keyed with the gateway key
+        before it is stored: a producer's key may hold a number too.
         """
-        fingerprint = message.fingerprint()  # hashes every number: once per message
-        base_key = message.idempotency_key or key or fingerprint
+        gateway_key = self._gateway_key.get()
+        fingerprint = message.fingerprint(gateway_key)  # hashes every number: once per message
+        explicit = message.idempotency_key or key
+        base_key = gateway_key.digest(EXPLICIT_KEY_DOMAIN + explicit) if explicit else fingerprint
         action = self.action_for(message)
         chunks = [
             {

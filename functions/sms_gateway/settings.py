@@ -22,7 +22,7 @@ DEFAULT_IDEMPOTENCY_TTL_S: Final = 24 * 60 * 60
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the secret, the provider, the table and the dead-letter queue are."""
+    """Where the secrets, the provider, the table and the dead-letter queue are."""
 
     secret_id: str
     endpoint: str = DEFAULT_ENDPOINT
@@ -32,6 +32,7 @@ class Settings:
     default_sender_id: str | None = None
     default_country_code: str = "86"
     idempotency_ttl_s: int = DEFAULT_IDEMPOTENCY_TTL_S
+    gateway_key_secret_id: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -66,4 +67,5 @@ class Settings:
             default_sender_id=optional("DEFAULT_SENDER_ID"),
             default_country_code=country_code,
             idempotency_ttl_s=int(ttl_text) if ttl_text else DEFAULT_IDEMPOTENCY_TTL_S,
+            gateway_key_secret_id=optional("GATEWAY_KEY_SECRET_ID"),
         )

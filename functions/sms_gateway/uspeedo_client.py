@@ -35,6 +35,7 @@ from sms_gateway.errors import (
     UnknownOutcomeError,
     UspeedoError,
 )
+from sms_gateway.json_input import UnreadableJsonError, load_json
 from sms_gateway.redact import redact_text
 from sms_gateway.retcodes import Outcome
 from sms_gateway.signing import sign
@@ -376,7 +377,7 @@ def _interpret(
         )
     if answer is None:
         raise UnknownOutcomeError(
-            "provider answered HTTP 200 with a body that is not a JSON object",
+            "provider answered HTTP 200 with a body that is not a readable JSON object",
             http_status=status,
             action=action,
         )
@@ -409,9 +410,11 @@ def _interpret(
 
 
 def _json_object(data: bytes) -> dict[str, Any] | None:
+    """The answer as a JSON object, or None when it is anything else — garbled, a nesting
+    bomb, an array (for HTTP 200 the caller makes that an unknown outcome)."""
     try:
-        parsed = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        parsed = load_json(data)
+    except UnreadableJsonError:
         return None
     return parsed if isinstance(parsed, dict) else None
 

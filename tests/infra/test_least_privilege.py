@@ -288,12 +288,16 @@ def test_secrets_travel_by_arn_only(stack: tuple[str, Gateway], tally: dict[str,
         suspicious = {
             key for key in environment if any(hint in key.upper() for hint in SECRET_NAME_HINTS)
         }
-        assert suspicious <= {"USPEEDO_SECRET_ID"}
+        assert suspicious <= {"USPEEDO_SECRET_ID", "GATEWAY_KEY_SECRET_ID"}
         secret_id = environment["USPEEDO_SECRET_ID"]
         # The secret's ARN: a reference to the stack's secret, or the imported ARN.
         assert secret_id in [{"Ref": logical_id} for logical_id in secrets] or (
             isinstance(secret_id, str) and secret_id.startswith("arn:aws:secretsmanager:")
         )
+        # The gateway key is always the stack's own.
+        assert environment["GATEWAY_KEY_SECRET_ID"] in [
+            {"Ref": logical_id} for logical_id in secrets
+        ]
     # Whoever may read a secret may read that one secret only.
     reads = [
         s

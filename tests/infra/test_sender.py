@@ -29,6 +29,7 @@ CONTRACT_ENVIRONMENT = {
     "DEAD_LETTER_QUEUE_URL",
     "DEFAULT_SENDER_ID",
     "DEFAULT_COUNTRY_CODE",
+    "GATEWAY_KEY_SECRET_ID",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
 }
@@ -60,6 +61,7 @@ def test_environment_points_at_the_stacks_resources(gateway: Gateway) -> None:
 
     assert set(environment) >= CONTRACT_ENVIRONMENT
     assert environment["USPEEDO_SECRET_ID"] == gateway.ref(sender.secret)
+    assert environment["GATEWAY_KEY_SECRET_ID"] == gateway.ref(sender.gateway_key)
     assert environment["IDEMPOTENCY_TABLE"] == gateway.ref(sender.table)
     assert environment["DEAD_LETTER_QUEUE_URL"] == gateway.ref(ingress.dead_letter_queue)
     assert environment["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE == "SmsGateway"
@@ -173,12 +175,17 @@ def test_idempotency_table_has_powertools_shape_ttl_and_point_in_time_recovery(
 
 
 def test_created_secret_is_read_by_the_function_only_through_its_arn(gateway: Gateway) -> None:
-    secret_ref = gateway.ref(gateway.gateway.sender.secret)
+    sender = gateway.gateway.sender
+    secret_ref, key_ref = gateway.ref(sender.secret), gateway.ref(sender.gateway_key)
     grants = [s for s in gateway.iam_statements() if any("secretsmanager" in a for a in s.actions)]
 
     assert grants, "the function cannot read its secret"
+    # Each grant names one secret by its ARN: the USpeedo secret, or the gateway key (whose
+    # own grant tests/infra/test_gateway_key.py checks).
+    assert sorted(str(grant.resources) for grant in grants) == sorted(
+        [str((secret_ref,)), str((key_ref,))]
+    )
     for grant in grants:
-        assert grant.resources == (secret_ref,)
         assert set(grant.actions) <= {
             "secretsmanager:GetSecretValue",
             "secretsmanager:DescribeSecret",
@@ -187,13 +194,19 @@ def test_created_secret_is_read_by_the_function_only_through_its_arn(gateway: Ga
 
 def test_imported_secret_is_read_through_its_one_arn(imported_secret_gateway: Gateway) -> None:
     gateway = imported_secret_gateway
+    key_ref = gateway.ref(gateway.gateway.sender.gateway_key)
     grants = [s for s in gateway.iam_statements() if any("secretsmanager" in a for a in s.actions)]
 
-    assert [grant.resources for grant in grants] == [(IMPORTED_SECRET_ARN,)]
+    assert sorted(str(grant.resources) for grant in grants) == sorted(
+        [str((IMPORTED_SECRET_ARN,)), str((key_ref,))]
+    )
     assert _function(gateway)["Environment"]["Variables"]["USPEEDO_SECRET_ID"] == (
         IMPORTED_SECRET_ARN
     )
-    assert not gateway.of_type("AWS::SecretsManager::Secret"), "no second secret is created"
+    # No USpeedo secret is created; the gateway key is the stack's own whatever the import.
+    assert list(gateway.of_type("AWS::SecretsManager::Secret")) == [
+        gateway.logical_id(gateway.gateway.sender.gateway_key)
+    ]
 
 
 def test_function_role_uses_no_managed_policy(gateway: Gateway) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from sms_gateway.json_input import MAX_DEPTH
 from tests.reliability.figures import FIGURES_DIR, PARTS, REPO_ROOT, read_parts
 from tests.reliability.invariants import CATEGORIES
 
@@ -245,7 +246,11 @@ def _fuzz(part: Mapping[str, Any]) -> str:
         f"{sum(examples.values())} hypothesis examples over every event shape, drawn {drawn}. "
         "Bodies: random JSON, truncated JSON, message-shaped objects with wrong types, "
         "lists past the 10,000 limit, unicode, emoji, control characters, lone surrogates, "
-        "unknown and empty field names; events: SQS records through raw and enveloped "
+        "unknown and empty field names, and nesting depth as a dimension of its own (2 to "
+        f"100,000 levels, either side of the gateway's bound of {MAX_DEPTH}: "
+        f"{sum(d.get('too_deep', 0) for d in doors.values())} examples nested past it, each "
+        "refused as `$`/`too_deep` like any invalid body); events: SQS records through raw "
+        "and enveloped "
         "SNS, optional keys missing, idempotency keys past 128 characters; API requests "
         "with any method and path, headers null, bodies marked base64 that are not.",
         "",
@@ -257,7 +262,8 @@ def _fuzz(part: Mapping[str, Any]) -> str:
                 f"{examples['sqs']} batches ({sqs.get('records', 0)} records)",
                 "a batch answer; every bad record parked (body unchanged, reason naming the "
                 "field) or reported for retry",
-                f"{sqs.get('parked', 0)} parked, {sqs.get('reported', 0)} reported, the rest sent",
+                f"{sqs.get('parked', 0)} parked, {sqs.get('reported', 0)} reported, the rest sent"
+                + _deep(sqs),
             ]
         ),
         _row(
@@ -267,21 +273,28 @@ def _fuzz(part: Mapping[str, Any]) -> str:
                 "one outcome per record; what is parked names the field; only a retryable "
                 "error raises",
                 f"{sns.get('parked', 0)} parked, {sns.get('raised', 0)} raised to retry, "
-                "the rest sent",
+                "the rest sent" + _deep(sns),
             ]
         ),
-        _row(["API", examples["api"], "never a 500; a 400 lists the fields", statuses]),
+        _row(
+            ["API", examples["api"], "never a 500; a 400 lists the fields", statuses + _deep(api)]
+        ),
         _row(
             [
                 "direct",
                 examples["direct"],
                 "a result or a typed `GatewayError`; a validation error names each field",
-                outcomes,
+                outcomes + _deep(direct),
             ]
         ),
         "",
     ]
     return "\n".join(lines)
+
+
+def _deep(door: Mapping[str, Any]) -> str:
+    deep = door.get("too_deep", 0)
+    return f" ({deep} nested past the bound)" if deep else ""
 
 
 def _leaks(part: Mapping[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """Fuzzing every event shape the handler takes (hypothesis).
 
 Bodies are random JSON, JSON that is not quite JSON, message-shaped objects with wrong
-types, huge lists, unicode, emoji, control characters and lone surrogates; events lose
+types, huge lists, unicode, emoji, control characters, lone surrogates and nesting from
+2 to 100,000 levels (either side of the gateway's bound, and bombs); events lose
 keys AWS marks optional, headers go missing, base64 bodies are not base64. Whatever comes:
 
 - SQS: the handler returns a batch answer; every record the gateway cannot send is in the
@@ -36,6 +37,7 @@ from sms_gateway import handler
 from sms_gateway.deliveries import Delivery, from_sns_record, from_sqs_record
 from sms_gateway.errors import FieldError, GatewayError, MessageValidationError
 from sms_gateway.gateway import Gateway
+from sms_gateway.json_input import MAX_DEPTH, UnreadableJsonError, load_json
 from sms_gateway.model import MAX_IDEMPOTENCY_KEY_LENGTH, MESSAGE_FIELDS, parse_message
 from tests.harness import api_event, load_event
 from tests.reliability import figures
@@ -152,6 +154,56 @@ _NEARLY_VALID = st.tuples(
 )
 _BODY_OBJECT = st.one_of(_MESSAGE_LIKE, _NEARLY_VALID, _JSON)
 
+# Nesting depth, a dimension of its own: both sides of the gateway's bound, and bombs deep
+# enough for Python 3.13's parser (about 10,000 levels there, 1,000 on 3.11). Built as
+# text: a value this deep cannot go through json.dumps.
+_DEPTHS = st.sampled_from([2, MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, 1_000, 10_000, 100_000])
+_DEEP_HOLDER = '{"PhoneNumbers":["+8613912345678"],"TemplateId":"UTA-FUZZ","TemplateParams":[%s]}'
+
+
+def _nested_text(depth: int, form: str) -> str:
+    """JSON text nesting `depth` levels: bare arrays, objects, or in a message's field."""
+    if form == "objects":
+        depth = min(depth, 10_000)  # five bytes a level: stay within the queues' limit
+        return '{"a":' * depth + "0" + "}" * depth
+    nest = "[" * depth + "]" * depth
+    return _DEEP_HOLDER % nest if form == "in-a-field" else nest
+
+
+_DEEP_TEXT = st.builds(_nested_text, _DEPTHS, st.sampled_from(["arrays", "objects", "in-a-field"]))
+
+
+def _nested_value(depth: int, in_a_field: bool) -> Any:
+    """The same as a Python value, for a direct invoke (Lambda parsed the JSON already)."""
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return json.loads(_DEEP_HOLDER % "0") | {"TemplateParams": [value]} if in_a_field else value
+
+
+_DEEP_VALUE = st.builds(_nested_value, _DEPTHS, st.booleans())
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def nesting_depth(value: Any, *, in_strings: bool = True) -> int:
+    """How deep an example nests, JSON in its strings included unless `in_strings` is
+    False (walked without recursion)."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        node, depth = pending.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, depth + 1)
+            items = node.values() if isinstance(node, dict) else node
+            pending.extend((item, depth + 1) for item in items)
+        elif in_strings and isinstance(node, str) and ("[" in node or "{" in node):
+            level = 0
+            for token in _TOKEN.finditer(node):
+                text = token.group()
+                level += 1 if text in "[{" else -1 if text in "]}" else 0
+                deepest = max(deepest, depth + level)
+    return deepest
+
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
@@ -164,12 +216,14 @@ _BODY_TEXT = st.one_of(
     ),
     _ANY_TEXT,
     st.sampled_from(["{", "[]", "null", "NaN", '{"PhoneNumbers": [NaN]}', "\ufeff{}"]),
+    _DEEP_TEXT,
 )
 # What SQS and SNS can carry (they refuse control characters other than \t \n \r, and
 # an empty body): the same bodies, with raw control characters escaped as JSON does.
 _QUEUE_BODY = st.one_of(
     _BODY_OBJECT.map(lambda v: json.dumps(v)),  # ASCII, control characters escaped
     _QUEUE_TEXT.filter(bool),
+    _DEEP_TEXT,
 ).filter(lambda body: len(body.encode()) <= _QUEUE_LIMIT)
 _ATTRIBUTE_VALUE = st.one_of(
     _QUEUE_TEXT.filter(bool),
@@ -268,7 +322,7 @@ def api_events(draw: st.DrawFn) -> dict[str, Any]:
     return event
 
 
-_DIRECT = st.one_of(_BODY_OBJECT, _NEARLY_VALID, _JSON)
+_DIRECT = st.one_of(_BODY_OBJECT, _NEARLY_VALID, _JSON, _DEEP_VALUE)
 
 # --- the gateway under fuzz ------------------------------------------------------------------
 
@@ -322,10 +376,12 @@ def _decoded(value: Any) -> Any:
     """`value` with every string that holds JSON (a body, an envelope) parsed, recursively."""
     if isinstance(value, str):
         try:
-            parsed = json.loads(value)
-        except ValueError:
+            parsed = load_json(value)
+        except UnreadableJsonError:  # a nesting bomb holds no number to remember
             return value
         return _decoded(parsed) if isinstance(parsed, dict | list) else value
+    if nesting_depth(value, in_strings=False) > MAX_DEPTH:
+        return value  # left as it is: _leaves reads no deeper than the bound
     if isinstance(value, dict):
         return {k: _decoded(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -333,16 +389,19 @@ def _decoded(value: Any) -> Any:
     return value
 
 
-def _leaves(value: Any, place: str = "") -> Iterator[tuple[str, Any]]:
+def _leaves(value: Any, place: str = "", depth: int = 0) -> Iterator[tuple[str, Any]]:
     """(the name of the nearest enclosing key, value) for every scalar; keys count as
-    scalars of their own."""
+    scalars of their own. Below the gateway's depth bound nothing is read (a deep example
+    holds only its nesting there)."""
+    if depth > MAX_DEPTH:
+        return
     if isinstance(value, dict):
         for key, item in value.items():
             yield "", key
-            yield from _leaves(item, str(key))
+            yield from _leaves(item, str(key), depth + 1)
     elif isinstance(value, list):
         for item in value:
-            yield from _leaves(item, place)
+            yield from _leaves(item, place, depth + 1)
     else:
         yield place, value
 
@@ -413,6 +472,7 @@ def test_sqs_batches_park_or_report_every_bad_record(
         assert Counter(e["Body"] for e in refused) == Counter(bad)
         seen.update(records=len(ids), parked=len(parked), reported=len(reported))
         seen["events"] += 1
+        seen["too_deep"] += nesting_depth(event) > MAX_DEPTH
 
     check()
     fuzz_figures["sqs"] = dict(seen)
@@ -454,6 +514,7 @@ def test_sns_notifications_are_sent_or_parked(
             assert entry["Attributes"]["ErrorMessage"]
             assert bad or entry["Attributes"]["ErrorCode"] != INVALID
         seen.update(events=1, parked=len(parked))
+        seen["too_deep"] += nesting_depth(event) > MAX_DEPTH
 
     check()
     fuzz_figures["sns"] = dict(seen)
@@ -463,6 +524,7 @@ def test_the_api_never_answers_500(
     world: World, fuzz_cell: Cell, fuzz_figures: dict[str, dict[str, Any]]
 ) -> None:
     statuses: Counter[str] = Counter()
+    deep: Counter[str] = Counter()
 
     @settings(_SETTINGS, max_examples=EXAMPLES["api"])
     @given(event=api_events())
@@ -482,21 +544,28 @@ def test_the_api_never_answers_500(
         elif status != 200:
             assert body["Error"]["Code"], body
         statuses[str(status)] += 1
+        deep["too_deep"] += nesting_depth(event) > MAX_DEPTH
         assert world.dead_letters(fuzz_cell) == []  # a caller's message is never parked
 
     check()
-    fuzz_figures["api"] = {"events": sum(statuses.values()), "statuses": dict(statuses)}
+    fuzz_figures["api"] = {
+        "events": sum(statuses.values()),
+        "statuses": dict(statuses),
+        "too_deep": deep["too_deep"],
+    }
 
 
 def test_a_direct_invoke_raises_only_typed_errors(
     world: World, fuzz_cell: Cell, fuzz_figures: dict[str, dict[str, Any]]
 ) -> None:
     outcomes: Counter[str] = Counter()
+    deep: Counter[str] = Counter()
 
     @settings(_SETTINGS, max_examples=EXAMPLES["direct"])
     @given(event=_DIRECT)
     def check(event: Any) -> None:
         _fresh(world, fuzz_cell, event)
+        deep["too_deep"] += nesting_depth(event) > MAX_DEPTH
         refused: GatewayError | None = None
         try:
             result = handler.lambda_handler(event, InvocationContext())
@@ -513,4 +582,8 @@ def test_a_direct_invoke_raises_only_typed_errors(
         outcomes["sent"] += 1
 
     check()
-    fuzz_figures["direct"] = {"events": sum(outcomes.values()), "outcomes": dict(outcomes)}
+    fuzz_figures["direct"] = {
+        "events": sum(outcomes.values()),
+        "outcomes": dict(outcomes),
+        "too_deep": deep["too_deep"],
+    }

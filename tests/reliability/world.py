@@ -27,9 +27,7 @@ from aws_lambda_powertools.utilities.parameters.base import ExpirableValue
 from infra.queue_settings import MAX_RECEIVE_COUNT
 from local_gateway.resources import create_idempotency_table
 from sms_gateway import handler, telemetry, time_budget
-from sms_gateway.credentials import CredentialsSource
-from sms_gateway.dead_letter import DeadLetterQueue
-from sms_gateway.gateway import Gateway
+from sms_gateway.gateway import AwsClients, Gateway
 from sms_gateway.idempotency import REPLAYED, Chunk, ChunkResult, DynamoLedger
 from sms_gateway.settings import Settings
 from sms_gateway.uspeedo_client import Credentials, Timeouts, UspeedoClient, new_pool
@@ -288,16 +286,16 @@ class World:
         def client_factory(credentials: Credentials, endpoint: str) -> UspeedoClient:
             return _ClockedClient(cell, credentials, endpoint, timeouts=timeouts, pool=new_pool())
 
-        gateway = Gateway.build(
+        gateway = Gateway.from_settings(
             settings,
-            CredentialsSource(cell.secret_name, cell.secrets),
-            _CountingLedger(
+            AwsClients.of(self.gw["dynamodb"], self.gw["secretsmanager"], self.gw["sqs"]),
+            ledger=_CountingLedger(
                 cell,
                 cell.gateway_table,
                 settings.idempotency_ttl_s,
                 boto3_client=self.gw["dynamodb"],
             ),
-            DeadLetterQueue(cell.dlq_url, self.gw["sqs"]),
+            secrets=cell.secrets,
             client_factory=client_factory,
         )
         handler.use_gateway(gateway)

@@ -13,15 +13,11 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from moto import mock_aws
 
 from local_gateway.resources import create_idempotency_table
 from sms_gateway import handler, telemetry
-from sms_gateway.credentials import CredentialsSource
-from sms_gateway.dead_letter import DeadLetterQueue
-from sms_gateway.gateway import Gateway
-from sms_gateway.idempotency import DynamoLedger
+from sms_gateway.gateway import AwsClients, Gateway
 from sms_gateway.settings import Settings
 from sms_gateway.uspeedo_client import Credentials, Timeouts, UspeedoClient, new_pool
 from tests.conftest import SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCOUNT_ID, SANDBOX_SECRET
@@ -101,11 +97,9 @@ def build_gateway(aws: Aws, sandbox: Sandbox, **settings: Any) -> Gateway:
         dead_letter_queue_url=aws.dlq_url,
         **settings,
     )
-    gateway = Gateway.build(
+    gateway = Gateway.from_settings(
         config,
-        CredentialsSource(aws.secret_arn, SecretsProvider(boto3_client=aws.secretsmanager)),
-        DynamoLedger(TABLE, config.idempotency_ttl_s, boto3_client=aws.dynamodb),
-        DeadLetterQueue(aws.dlq_url, aws.sqs),
+        AwsClients.of(aws.dynamodb, aws.secretsmanager, aws.sqs),
         client_factory=fast_client,
     )
     handler.use_gateway(gateway)

@@ -129,7 +129,10 @@ def test_list_of_an_empty_queue(outputs: str, capsys: pytest.CaptureFixture[str]
         ),
         # A number where the template should be is still a number: masked.
         ('{"PhoneNumbers": [], "TemplateId": "13800138000"}', "0 numbers, template *******8000"),
+        # A nesting bomb (parked as InvalidMessage) is described, not a crash.
+        ("[" * 100_000 + "]" * 100_000, "JSON nested too deep to read, 200000 bytes"),
     ],
+    ids=lambda value: value[:20] if isinstance(value, str) else None,
 )
 def test_a_body_summary_names_no_number(body: str, summary: str) -> None:
     assert summarise(body) == summary

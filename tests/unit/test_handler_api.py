@@ -10,7 +10,7 @@ import pytest
 
 from sms_gateway.gateway import Gateway
 from sms_gateway.handler import lambda_handler
-from tests.harness import FakeLambdaContext, api_event, message
+from tests.harness import FakeLambdaContext, api_event, load_event, message
 from uspeedo_sandbox import Fault, Sandbox
 
 
@@ -182,3 +182,106 @@ def test_openapi_description_is_served_and_its_schema_judges_messages(
     jsonschema.validate(message(), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"PhoneNumbers": []}, schema)
+
+
+# --- malformed REST events: answered 400 (or judged as usual), never 500, never raised -----
+
+_REST_KEYS = sorted(load_event("apiGatewayProxyEvent"))
+_CONTEXT_KEYS = sorted(load_event("apiGatewayProxyEvent")["requestContext"])
+# Parts without which an event is no request at all: refused before the resolver reads them.
+_REQUIRED_PARTS = {"requestContext", "httpMethod", "path"}
+# A message that breaks a rule: whatever else is wrong, every answer is an error, and
+# nothing is ever sent.
+_BAD_MESSAGE = {"PhoneNumbers": ["+8613800138000"], "TemplateId": ""}
+
+
+def _answer(context: FakeLambdaContext, event: dict[str, Any]) -> tuple[int, Any]:
+    answer = lambda_handler(event, context)
+    return int(answer["statusCode"]), json.loads(answer["body"])
+
+
+@pytest.mark.parametrize("change", ["null", "removed"])
+@pytest.mark.parametrize("key", _REST_KEYS)
+def test_a_rest_event_missing_a_part_answers_an_error_never_500(
+    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, key: str, change: str
+) -> None:
+    event = api_event(body=_BAD_MESSAGE)
+    if change == "null":
+        event[key] = None
+    else:
+        del event[key]
+
+    status, body = _answer(context, event)
+
+    assert status == 400
+    expected = "InvalidRequest" if key in _REQUIRED_PARTS else "InvalidMessage"
+    assert body["Error"]["Code"] == expected
+    if expected == "InvalidRequest":
+        assert key in body["Error"]["Message"]
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize("change", ["null", "removed"])
+@pytest.mark.parametrize("key", _CONTEXT_KEYS)
+def test_a_rest_event_missing_a_request_context_part_is_judged_as_usual(
+    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, key: str, change: str
+) -> None:
+    event = api_event(body=_BAD_MESSAGE)
+    if change == "null":
+        event["requestContext"][key] = None
+    else:
+        del event["requestContext"][key]
+
+    status, body = _answer(context, event)
+
+    assert status == 400
+    assert body["Error"]["Code"] == "InvalidMessage"
+    assert sandbox.requests == []
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("requestContext", "not an object"),
+        ("requestContext", []),
+        ("httpMethod", 5),
+        ("path", ["/messages"]),
+        ("body", message()),  # a message as an object, not as the body's text
+        ("body", 5),
+        ("isBase64Encoded", "yes"),
+        ("isBase64Encoded", 1),
+        ("headers", "Idempotency-Key: k"),
+        ("headers", {"Idempotency-Key": 5}),
+        ("headers", {"Idempotency-Key": None}),
+        ("multiValueHeaders", {"Idempotency-Key": "k"}),
+        ("multiValueHeaders", {"Idempotency-Key": [5]}),
+        ("queryStringParameters", "a=1"),
+        ("pathParameters", []),
+        ("resource", 5),
+    ],
+)
+def test_a_rest_event_with_a_part_of_the_wrong_type_answers_400(
+    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, key: str, value: Any
+) -> None:
+    event = api_event(body=message())
+    event[key] = value
+
+    status, body = _answer(context, event)
+
+    assert status == 400
+    assert body["Error"]["Code"] == "InvalidRequest"
+    assert body["Error"]["Message"].startswith(f"malformed request: {key} ")
+    assert sandbox.requests == []
+
+
+def test_a_console_test_event_without_headers_is_sent(
+    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+) -> None:
+    # API Gateway's console test sends `headers` and `multiValueHeaders` as null.
+    event = api_event(body=message())
+    event["headers"] = event["multiValueHeaders"] = None
+
+    status, body = _answer(context, event)
+
+    assert status == 200
+    assert body["SessionNos"] == [sandbox.accepted[0].session_no]

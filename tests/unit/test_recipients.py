@@ -4,7 +4,6 @@ fingerprint, and the SendBatchUSMSMessage requests it becomes."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -12,6 +11,7 @@ import pytest
 
 from sms_gateway import batch_action
 from sms_gateway.errors import MessageValidationError
+from sms_gateway.gateway_key import GatewayKey
 from sms_gateway.model import Message, Recipient, parse_message
 
 
@@ -279,6 +279,8 @@ def test_errors_never_echo_recipient_values() -> None:
 
 # --- the fingerprint -------------------------------------------------------------------------
 
+KEY = GatewayKey("k" * 32)
+
 
 def test_the_fingerprint_covers_each_recipient() -> None:
     base = personal(
@@ -290,12 +292,12 @@ def test_the_fingerprint_covers_each_recipient() -> None:
         '{"PhoneNumber":"(86)13912340002","TemplateParams":["b"]}],"TemplateId":"UTA1"}'
     )
 
-    fingerprint = parse_message(base).fingerprint()
+    fingerprint = parse_message(base).fingerprint(KEY)
 
-    assert fingerprint == hashlib.sha256(canonical.encode()).hexdigest()
+    assert fingerprint == KEY.digest(canonical)
     swapped = json.loads(json.dumps(base))
     swapped["Recipients"][1]["TemplateParams"] = ["c"]
-    assert parse_message(swapped).fingerprint() != fingerprint
+    assert parse_message(swapped).fingerprint(KEY) != fingerprint
     # Written differently, the same message: same fingerprint.
     rewritten = personal(
         {"PhoneNumber": "+8613912340001", "TemplateParams": ["a"], "UserId": None},
@@ -303,7 +305,7 @@ def test_the_fingerprint_covers_each_recipient() -> None:
         {"PhoneNumber": "13912340002", "TemplateParams": ["b"]},
         IdempotencyKey="not part of it",
     )
-    assert parse_message(rewritten).fingerprint() == fingerprint
+    assert parse_message(rewritten).fingerprint(KEY) == fingerprint
 
 
 def test_the_ordinary_fingerprint_is_unchanged_by_the_new_form() -> None:
@@ -311,14 +313,14 @@ def test_the_ordinary_fingerprint_is_unchanged_by_the_new_form() -> None:
     message = Message(("(86)13800138000",), "UTA1", ("1",))
     canonical = '{"PhoneNumbers":["(86)13800138000"],"TemplateId":"UTA1","TemplateParams":["1"]}'
 
-    assert message.fingerprint() == hashlib.sha256(canonical.encode()).hexdigest()
+    assert message.fingerprint(KEY) == KEY.digest(canonical)
 
 
 def test_a_personalised_message_differs_from_the_same_numbers_in_the_other_form() -> None:
     ordinary = parse_message({"PhoneNumbers": ["13800138000"], "TemplateId": "UTA1"})
     personalised = parse_message(personal({"PhoneNumber": "13800138000"}))
 
-    assert ordinary.fingerprint() != personalised.fingerprint()
+    assert ordinary.fingerprint(KEY) != personalised.fingerprint(KEY)
 
 
 # --- upstream requests -----------------------------------------------------------------------

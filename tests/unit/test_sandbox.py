@@ -31,6 +31,7 @@ from uspeedo_sandbox import (
     Fault,
     Sandbox,
 )
+from uspeedo_sandbox.server import NESTING_BOMB_DEPTH
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_ID = "UTA20210101XXXX"
@@ -553,6 +554,14 @@ def test_garbage_fault(sb: Sandbox, pool: urllib3.HTTPConnectionPool) -> None:
     assert response.status == 200
     with pytest.raises(ValueError, match="Expecting value"):
         json.loads(response.data)
+    assert sb.accepted == []
+
+
+def test_nested_fault_answers_a_nesting_bomb(sb: Sandbox, pool: urllib3.HTTPConnectionPool) -> None:
+    sb.set_fault(Fault(kind="nested"))
+    response = post(pool, message())
+    assert response.status == 200
+    assert response.data == b"[" * NESTING_BOMB_DEPTH + b"]" * NESTING_BOMB_DEPTH
     assert sb.accepted == []
 
 
