@@ -14,7 +14,7 @@ install: $(VENV)/.installed node_modules/.installed
 $(VENV)/.installed: requirements.txt requirements-dev.txt functions/requirements.txt constraints.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
-	# The `smsgw` console script (the CLI package only; nothing else is installed).
+	# The `smsgw` console script, and the Lambda's package it imports the contract from.
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e . --no-deps
 	@touch $@
 

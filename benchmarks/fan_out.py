@@ -78,9 +78,10 @@ def _numbers() -> list[str]:
 def measure(runs: int) -> dict[str, Any]:
     """The worker's half: the gateway's batch against 100 bare calls, alternated."""
     from benchmarks.bare import BareSender
+    from sms_gateway.contract import DEFAULT_COUNTRY_CODE
     from sms_gateway.gateway import MAX_PARALLEL_CALLS
     from sms_gateway.handler import lambda_handler
-    from sms_gateway.model import parse_message
+    from sms_gateway.message_input import parse_message
     from tests.harness import FakeLambdaContext, message, sqs_event, sqs_record
 
     sandbox = SandboxControl(os.environ["USPEEDO_ENDPOINT"])
@@ -133,7 +134,7 @@ def measure(runs: int) -> dict[str, Any]:
         # a tenth of the run time for the same figure.
         body = message(*numbers, params=[f"{next(counter):06d}"])
         started = time.perf_counter()
-        parse_message(body, default_country_code="86")
+        parse_message(body, default_country_code=DEFAULT_COUNTRY_CODE)
         return (time.perf_counter() - started) * MESSAGES
 
     runners = {

@@ -30,7 +30,11 @@ PYDANTIC_AND_MODEL = (
     "pydantic_core",
     "annotated_types",
     "typing_inspection",
-    "sms_gateway.model",
+    "sms_gateway.model",  # the model's one module, in results measured before the split
+    "sms_gateway.message_input",
+    "sms_gateway.input_fields",
+    "sms_gateway.validation_errors",
+    "sms_gateway.message",
     "phonenumbers",
     "sms_gateway.phone",
 )

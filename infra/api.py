@@ -16,13 +16,13 @@ from infra.json_schema_draft4 import to_draft4
 from infra.nag import acknowledge, acknowledge_checkov
 from infra.names import (
     API_STAGE_NAME,
-    IDEMPOTENCY_KEY_HEADER,
     MESSAGE_MODEL_NAME,
     MESSAGES_PATH,
     OPENAPI_PATH,
     SESSION_NO_PARAMETER,
     ConstructId,
 )
+from sms_gateway.contract import IDEMPOTENCY_KEY_HEADER
 
 # Stage-wide limits protect the function, the provider and the bill; each API key gets a
 # share, so one runaway client cannot starve the others. Bulk sends belong on the queue.

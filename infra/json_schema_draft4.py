@@ -105,41 +105,7 @@ def _convert(schema: object, *, path: str) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for key, value in schema.items():
-        if key in _DROPPED:
-            continue
-        where = f"{path}/{key}"
-        if key == "$ref":
-            out[key] = _rewrite_ref(value, path=where)
-        elif key == "$id":
-            out["id"] = value
-        elif key == "const":
-            out["enum"] = [value]
-        elif key == "default" and value is None:
-            continue  # an annotation only, and CDK would drop the null anyway
-        elif key in ("exclusiveMinimum", "exclusiveMaximum"):
-            continue  # merged with minimum/maximum below
-        elif key in _ONE_SCHEMA:
-            # Draft 4 allows a boolean for additionalProperties/additionalItems, as is.
-            keep_bool = isinstance(value, bool) and key != "not"
-            out[key] = value if keep_bool else _convert(value, path=where)
-        elif key in _SCHEMA_LIST:
-            out[key] = [_convert(item, path=f"{where}/{i}") for i, item in enumerate(value)]
-        elif key in _SCHEMA_MAP:
-            out[key] = {name: _convert(sub, path=f"{where}/{name}") for name, sub in value.items()}
-        elif key in ("items", "prefixItems"):
-            continue  # handled together below
-        elif key == "dependentRequired":
-            out.setdefault("dependencies", {}).update(value)
-        elif key == "dependentSchemas":
-            deps = out.setdefault("dependencies", {})
-            for name, sub in value.items():
-                deps[name] = _convert(sub, path=f"{where}/{name}")
-        elif key == "dependencies":
-            deps = out.setdefault("dependencies", {})
-            for name, dep in value.items():
-                deps[name] = dep if isinstance(dep, list) else _convert(dep, path=f"{where}/{name}")
-        else:
-            out[key] = value
+        _convert_member(out, key, value, where=f"{path}/{key}")
 
     _convert_bounds(schema, out)
     _convert_items(schema, out, path=path)
@@ -174,6 +140,46 @@ def _rewrite_ref(ref: object, *, path: str) -> str:
     if ref == "#" or ref.startswith("#/"):
         return ref
     raise UnsupportedKeywordError(f"{path}: only local references are supported, got {ref!r}")
+
+
+# Keywords left out here: dropped, or converted together afterwards (bounds, items).
+_LATER_OR_DROPPED: Final = frozenset(
+    {*_DROPPED, "exclusiveMinimum", "exclusiveMaximum", "items", "prefixItems"}
+)
+
+
+def _convert_member(out: dict[str, Any], key: str, value: Any, *, where: str) -> None:
+    """One keyword of a schema, written into `out` in draft 4's form."""
+    if key in _LATER_OR_DROPPED or (key == "default" and value is None):
+        return  # a null default is an annotation only, and CDK would drop it anyway
+    if key == "$ref":
+        out[key] = _rewrite_ref(value, path=where)
+    elif key == "$id":
+        out["id"] = value
+    elif key == "const":
+        out["enum"] = [value]
+    elif key in _ONE_SCHEMA:
+        # Draft 4 allows a boolean for additionalProperties/additionalItems, as is.
+        keep_bool = isinstance(value, bool) and key != "not"
+        out[key] = value if keep_bool else _convert(value, path=where)
+    elif key in _SCHEMA_LIST:
+        out[key] = [_convert(item, path=f"{where}/{i}") for i, item in enumerate(value)]
+    elif key in _SCHEMA_MAP:
+        out[key] = {name: _convert(sub, path=f"{where}/{name}") for name, sub in value.items()}
+    elif key in ("dependentRequired", "dependentSchemas", "dependencies"):
+        _convert_dependencies(out.setdefault("dependencies", {}), key, value, where=where)
+    else:
+        out[key] = value
+
+
+def _convert_dependencies(
+    deps: dict[str, Any], key: str, value: Mapping[str, Any], *, where: str
+) -> None:
+    """Draft 2019's `dependentRequired`/`dependentSchemas` (and draft 4's own
+    `dependencies`) merged into draft 4's `dependencies`."""
+    for name, dep in value.items():
+        keep = key == "dependentRequired" or (key == "dependencies" and isinstance(dep, list))
+        deps[name] = dep if keep else _convert(dep, path=f"{where}/{name}")
 
 
 def _convert_bounds(schema: Mapping[str, Any], out: dict[str, Any]) -> None:

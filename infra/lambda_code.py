@@ -36,6 +36,6 @@ def message_json_schema() -> dict[str, Any]:
     converted to draft 4. Imported late so the stack loads nothing of the function's
     runtime dependencies (pydantic) unless the API is being built.
     """
-    from sms_gateway.model import message_json_schema as export
+    from sms_gateway.message_input import message_json_schema as export
 
     return export()

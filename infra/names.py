@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final
 
+from sms_gateway.gateway_key import KEY_FIELD, MIN_KEY_LENGTH
+
 # The stack.
 STACK_ID: Final = "SmsGateway"
 STACK_DESCRIPTION: Final = (
@@ -116,16 +118,15 @@ class EnvironmentVariable(StrEnum):
 
 
 # The gateway key's secret (contract): JSON `{"Key": "..."}`, at least 32 random characters.
-GATEWAY_KEY_FIELD: Final = "Key"
+GATEWAY_KEY_FIELD: Final = KEY_FIELD
 GATEWAY_KEY_LENGTH: Final = 64
-GATEWAY_KEY_MIN_LENGTH: Final = 32
+GATEWAY_KEY_MIN_LENGTH: Final = MIN_KEY_LENGTH
 
 # API Gateway.
 API_STAGE_NAME: Final = "v1"
 MESSAGES_PATH: Final = "messages"
 OPENAPI_PATH: Final = "openapi.json"  # the function describes its own API
 SESSION_NO_PARAMETER: Final = "SessionNo"
-IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
 MESSAGE_MODEL_NAME: Final = "Message"
 
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Final
 
 from infra.names import ContextKey
+from sms_gateway.contract import DEFAULT_COUNTRY_CODE
 
 DEFAULT_USPEEDO_ENDPOINT: Final = "https://api.uspeedo.com/api"
-DEFAULT_COUNTRY_CODE: Final = "86"
 USPEEDO_ACTIONS: Final = ("SendUSMSMessage", "SendBatchUSMSMessage")
 # Five concurrent batches of ten: enough for bursts of one-time codes, few enough that a
 # flood on the queue cannot exhaust the account's Lambda concurrency or the provider's limits.

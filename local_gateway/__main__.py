@@ -18,6 +18,7 @@ from local_gateway.gateway import (
     LocalGateway,
     real_provider_credentials,
 )
+from sms_gateway.contract import DEFAULT_COUNTRY_CODE
 
 EXAMPLE = {
     "PhoneNumbers": ["+8613800138000"],
@@ -33,7 +34,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--sandbox-port", type=int, default=8990, help="USpeedo sandbox")
     parser.add_argument("--api-port", type=int, default=3000, help="the API endpoint")
     parser.add_argument("--outputs", type=Path, default=DEFAULT_OUTPUTS)
-    parser.add_argument("--default-country-code", default="86")
+    parser.add_argument("--default-country-code", default=DEFAULT_COUNTRY_CODE)
     parser.add_argument("--sender-id", default="", help="DEFAULT_SENDER_ID")
     return parser.parse_args(argv)
 

@@ -22,6 +22,7 @@ from local_gateway.moto_server import PARENT_PID_ENV
 from local_gateway.pump import REGION, EventPump
 from local_gateway.resources import FUNCTION_NAME, LocalResources, create
 from local_gateway.runtime import LambdaRuntime
+from sms_gateway.contract import DEFAULT_COUNTRY_CODE
 from uspeedo_sandbox import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCOUNT_ID, DEFAULT_SECRET, Sandbox
 
 logger = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class LocalConfig:
     outputs_path: Path | None = DEFAULT_OUTPUTS
     uspeedo_endpoint: str | None = None
     uspeedo_credentials: dict[str, Any] | None = None
-    default_country_code: str = "86"
+    default_country_code: str = DEFAULT_COUNTRY_CODE
     default_sender_id: str = ""
 
 

@@ -21,6 +21,7 @@ from typing import Any, Final
 import urllib3
 
 from local_gateway.gateway import LocalGateway
+from sms_gateway.contract import ERROR_CODE_ATTRIBUTE, IDEMPOTENCY_KEY_HEADER
 from uspeedo_sandbox import Fault
 
 DOORS: Final = ("sns", "sqs", "api")
@@ -152,7 +153,7 @@ def _send_api(gateway: LocalGateway, ids: list[str]) -> int:
     url = f"{gateway.outputs['ApiUrl']}messages"
     retries = 0
     for user_id in ids:
-        headers = {"x-api-key": gateway.outputs["ApiKey"], "Idempotency-Key": user_id}
+        headers = {"x-api-key": gateway.outputs["ApiKey"], IDEMPOTENCY_KEY_HEADER: user_id}
         for _ in range(_API_ATTEMPTS):
             answer = pool.request("POST", url, body=_message(user_id), headers=headers, timeout=30)
             if answer.status not in (502, 503):
@@ -175,7 +176,7 @@ def _wait_for_fates(gateway: LocalGateway, ids: set[str], deadline: float) -> li
             parked.append(
                 {
                     "UserId": _user_id(item["Body"]),
-                    "ErrorCode": attributes.get("ErrorCode", {}).get("StringValue"),
+                    "ErrorCode": attributes.get(ERROR_CODE_ATTRIBUTE, {}).get("StringValue"),
                 }
             )
             sqs.delete_message(QueueUrl=dead_letters, ReceiptHandle=item["ReceiptHandle"])

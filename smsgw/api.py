@@ -9,12 +9,12 @@ from urllib.parse import quote
 
 import urllib3
 
+from sms_gateway.contract import IDEMPOTENCY_KEY_HEADER
 from smsgw import aws
 from smsgw.errors import FAILED, SETUP_ERROR, CliError
 from smsgw.outputs import API_KEY, API_KEY_ID, API_URL, Outputs
 
 API_KEY_HEADER: Final = "x-api-key"
-IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 # The function's own time budget stays below API Gateway's 29 s; a little more covers the hop.
 TIMEOUT: Final = urllib3.Timeout(connect=5.0, read=35.0)
 # Connecting again is safe (nothing was sent yet); reading again after a POST is not.
@@ -54,7 +54,7 @@ class GatewayApi:
         """`POST /messages` with `message` as the JSON body."""
         headers = {"Content-Type": "application/json"}
         if idempotency_key:
-            headers[IDEMPOTENCY_HEADER] = idempotency_key
+            headers[IDEMPOTENCY_KEY_HEADER] = idempotency_key
         return self._call("POST", "messages", headers, json.dumps(message).encode())
 
     def receipts(self, session_nos: list[str]) -> Answer:

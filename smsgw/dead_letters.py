@@ -16,19 +16,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from sms_gateway.contract import (
+    DEAD_LETTER_ATTRIBUTES,
+    ERROR_CODE_ATTRIBUTE,
+    ERROR_MESSAGE_ATTRIBUTE,
+    IDEMPOTENCY_KEY_ATTRIBUTE,
+    MESSAGE_FIELDS,
+    PROVIDER_OUTCOME_UNKNOWN,
+    RET_CODE_ATTRIBUTE,
+)
+from sms_gateway.redact import redact_text
 from smsgw import aws, table
 from smsgw.errors import FAILED, CliError
-from smsgw.masking import mask_digit_runs, shorten
 from smsgw.outputs import DEAD_LETTER_QUEUE_URL, QUEUE_URL, Outputs
 from smsgw.progress import Progress
-from smsgw.send import IDEMPOTENCY_ATTRIBUTE as IDEMPOTENCY_KEY
+from smsgw.table import shorten
 
-ERROR_CODE: Final = "ErrorCode"
-ERROR_MESSAGE: Final = "ErrorMessage"
-RET_CODE: Final = "RetCode"
-OURS: Final = frozenset({ERROR_CODE, ERROR_MESSAGE, RET_CODE})
-# The gateway's ErrorCode for a call whose answer never came: the provider may have sent it.
-UNKNOWN_OUTCOME: Final = "ProviderOutcomeUnknown"
 # Listing hides each message it reads for this long, so one pass sees every message once;
 # then it makes them visible again. (With 0 s SQS keeps answering the same few messages.)
 PEEK_VISIBILITY_S: Final = 30
@@ -41,20 +44,6 @@ SQS_BATCH: Final = 10
 BATCH_BYTES: Final = 256 * 1024
 HEADERS: Final = ("MessageId", "Parked (UTC)", "ErrorCode", "RetCode", "Body", "ErrorMessage")
 ERROR_MESSAGE_CHARS: Final = 70
-_MESSAGE_FIELDS: Final = frozenset(
-    {
-        "PhoneNumbers",
-        "TemplateId",
-        "TemplateParams",
-        "SenderId",
-        "ExtendCode",
-        "UserId",
-        "AccountId",
-        "Action",
-        "IdempotencyKey",
-        "Recipients",
-    }
-)
 
 
 @dataclass
@@ -88,7 +77,7 @@ class DeadLetter:
         shape SendMessage takes (ReceiveMessage may add empty list fields)."""
         kept: dict[str, dict[str, Any]] = {}
         for name, value in self.attributes.items():
-            if name in OURS:
+            if name in DEAD_LETTER_ATTRIBUTES:
                 continue
             shaped = {"DataType": value["DataType"]}
             for key in ("StringValue", "BinaryValue"):
@@ -196,7 +185,7 @@ def summarise(body: str) -> str:
     params = document.get("TemplateParams")
     if isinstance(params, list):
         parts.append(_count(len(params), "param"))
-    unknown = sorted(str(k) for k in document if k not in _MESSAGE_FIELDS)
+    unknown = sorted(str(k) for k in document if k not in MESSAGE_FIELDS)
     if unknown:
         parts.append("other fields: " + _safe(", ".join(unknown), 40))
     return ", ".join(parts)
@@ -207,7 +196,7 @@ def _count(count: int, noun: str) -> str:
 
 
 def _safe(text: str, limit: int) -> str:
-    return shorten(mask_digit_runs(text), limit)
+    return shorten(redact_text(text), limit)
 
 
 def as_row(message: DeadLetter) -> list[str]:
@@ -215,10 +204,10 @@ def as_row(message: DeadLetter) -> list[str]:
     return [
         message.message_id,
         _when(message.sent_at_ms),
-        _safe(message.attribute(ERROR_CODE), 40) or "-",
-        message.attribute(RET_CODE) or "-",
+        _safe(message.attribute(ERROR_CODE_ATTRIBUTE), 40) or "-",
+        message.attribute(RET_CODE_ATTRIBUTE) or "-",
         summarise(message.body),
-        _safe(message.attribute(ERROR_MESSAGE), ERROR_MESSAGE_CHARS),
+        _safe(message.attribute(ERROR_MESSAGE_ATTRIBUTE), ERROR_MESSAGE_CHARS),
     ]
 
 
@@ -228,11 +217,11 @@ def as_json(message: DeadLetter) -> dict[str, Any]:
     return {
         "MessageId": message.message_id,
         "ParkedAt": _when(message.sent_at_ms, iso=True) or None,
-        "ErrorCode": message.attribute(ERROR_CODE) or None,
-        "RetCode": message.attribute(RET_CODE) or None,
-        "ErrorMessage": mask_digit_runs(message.attribute(ERROR_MESSAGE)) or None,
+        "ErrorCode": message.attribute(ERROR_CODE_ATTRIBUTE) or None,
+        "RetCode": message.attribute(RET_CODE_ATTRIBUTE) or None,
+        "ErrorMessage": redact_text(message.attribute(ERROR_MESSAGE_ATTRIBUTE)) or None,
         "Attributes": {
-            name: mask_digit_runs(str(value.get("StringValue", "(binary)")))
+            name: redact_text(str(value.get("StringValue", "(binary)")))
             for name, value in message.producer_attributes().items()
         },
         "Body": summarise(message.body),
@@ -395,7 +384,7 @@ def _digest(body: str) -> str:
 
 
 def _outcome_unknown(message: DeadLetter) -> bool:
-    return message.attribute(ERROR_CODE) == UNKNOWN_OUTCOME
+    return message.attribute(ERROR_CODE_ATTRIBUTE) == PROVIDER_OUTCOME_UNKNOWN
 
 
 def _attributes_to_send(message: DeadLetter) -> dict[str, dict[str, Any]]:
@@ -404,7 +393,7 @@ def _attributes_to_send(message: DeadLetter) -> dict[str, dict[str, Any]]:
     the unknown outcome. (A key in the message's own body still wins over the attribute.)"""
     attributes = message.producer_attributes()
     if _outcome_unknown(message):
-        attributes[IDEMPOTENCY_KEY] = {
+        attributes[IDEMPOTENCY_KEY_ATTRIBUTE] = {
             "DataType": "String",
             "StringValue": f"redrive-{uuid.uuid4()}",
         }
@@ -462,8 +451,8 @@ def redrive_command(
         )
     if mover.kept:
         print(
-            f"kept {mover.kept} whose outcome is unknown ({UNKNOWN_OUTCOME}): the provider may "
-            "have sent them. Check (its console, or receipts by UserId), then "
+            f"kept {mover.kept} whose outcome is unknown ({PROVIDER_OUTCOME_UNKNOWN}): the "
+            "provider may have sent them. Check (its console, or receipts by UserId), then "
             f"`{outputs.cli()} dlq redrive --resend-unknown` sends them again.",
             file=sys.stderr,
         )

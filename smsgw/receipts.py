@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from sms_gateway.contract import mask_phone
 from smsgw import api, table
 from smsgw.errors import FAILED, SETUP_ERROR, CliError
-from smsgw.masking import mask_phone
 from smsgw.outputs import Outputs
 
 # The API answers at most 100 SessionNos a call (the provider's own limit).

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, Final
 
+from sms_gateway.contract import IDEMPOTENCY_KEY_ATTRIBUTE
 from smsgw import api, aws
 from smsgw.errors import FAILED
 from smsgw.outputs import QUEUE_URL, TOPIC_ARN, Outputs
@@ -15,7 +16,6 @@ VIA_SNS: Final = "sns"
 VIA_SQS: Final = "sqs"
 VIA_API: Final = "api"
 DOORS: Final = (VIA_SNS, VIA_SQS, VIA_API)
-IDEMPOTENCY_ATTRIBUTE: Final = "IdempotencyKey"
 
 
 def build_message(
@@ -44,7 +44,9 @@ def send(outputs: Outputs, message: dict[str, Any], via: str, key: str | None) -
     if via == VIA_API:
         return _send_via_api(outputs, message, key)
     body = json.dumps(message, ensure_ascii=False)
-    attributes = {IDEMPOTENCY_ATTRIBUTE: {"DataType": "String", "StringValue": key}} if key else {}
+    attributes = (
+        {IDEMPOTENCY_KEY_ATTRIBUTE: {"DataType": "String", "StringValue": key}} if key else {}
+    )
     try:
         if via == VIA_SNS:
             answer = aws.client(outputs, "sns").publish(

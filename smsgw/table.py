@@ -19,3 +19,9 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
         return _GAP.join([*padded, cells[-1]]).rstrip()
 
     return "\n".join([line(headers), *(line(row) for row in rows)])
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` on one line, cut to `limit` characters with an ellipsis."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

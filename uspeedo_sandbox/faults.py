@@ -33,6 +33,10 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_text_or_none(value: object) -> bool:
+    return value is None or isinstance(value, str)
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -72,34 +76,44 @@ class Fault:
             raise ValueError("invalid fault: " + "; ".join(problems))
 
     def _problems(self) -> list[str]:
-        out: list[str] = []
-        if self.kind not in FAULT_KINDS:
-            out.append(f"kind must be one of {sorted(FAULT_KINDS)}, not {self.kind!r}")
-        if self.count is not None and (not _is_int(self.count) or self.count < 0):
-            out.append("count must be a non-negative integer or null")
-        if not _is_number(self.probability) or not 0 <= self.probability <= 1:
-            out.append("probability must be a number from 0 to 1")
-        if self.action is not None and not isinstance(self.action, str):
-            out.append("action must be a string or null")
-        if self.template_id is not None and not isinstance(self.template_id, str):
-            out.append("template_id must be a string or null")
-        if not _is_int(self.seed):
-            out.append("seed must be an integer")
-        if not _is_number(self.delay) or self.delay < 0:
-            out.append("delay must be a non-negative number of seconds")
-        if not _is_int(self.status) or not 200 <= self.status <= 599:
-            out.append("status must be an HTTP status from 200 to 599")
-        if self.retry_after is not None and (not _is_int(self.retry_after) or self.retry_after < 0):
-            out.append("retry_after must be a non-negative integer or null")
-        if not _is_int(self.ret_code):
-            out.append("ret_code must be an integer")
-        if self.message is not None and not isinstance(self.message, str):
-            out.append("message must be a string or null")
-        if self.phones is not None and (
-            not isinstance(self.phones, tuple) or not all(number_key(p) for p in self.phones)
-        ):
-            out.append("phones must be a list of numbers like (86)13800138000, or null")
-        return out
+        phones = self.phones
+        checks = (
+            (
+                self.kind in FAULT_KINDS,
+                f"kind must be one of {sorted(FAULT_KINDS)}, not {self.kind!r}",
+            ),
+            (
+                self.count is None or (_is_int(self.count) and self.count >= 0),
+                "count must be a non-negative integer or null",
+            ),
+            (
+                _is_number(self.probability) and 0 <= self.probability <= 1,
+                "probability must be a number from 0 to 1",
+            ),
+            (_is_text_or_none(self.action), "action must be a string or null"),
+            (_is_text_or_none(self.template_id), "template_id must be a string or null"),
+            (_is_int(self.seed), "seed must be an integer"),
+            (
+                _is_number(self.delay) and self.delay >= 0,
+                "delay must be a non-negative number of seconds",
+            ),
+            (
+                _is_int(self.status) and 200 <= self.status <= 599,
+                "status must be an HTTP status from 200 to 599",
+            ),
+            (
+                self.retry_after is None or (_is_int(self.retry_after) and self.retry_after >= 0),
+                "retry_after must be a non-negative integer or null",
+            ),
+            (_is_int(self.ret_code), "ret_code must be an integer"),
+            (_is_text_or_none(self.message), "message must be a string or null"),
+            (
+                phones is None
+                or (isinstance(phones, tuple) and all(number_key(p) for p in phones)),
+                "phones must be a list of numbers like (86)13800138000, or null",
+            ),
+        )
+        return [problem for valid, problem in checks if not valid]
 
     def refuses(self, number: object) -> bool:
         """Whether a `refuse` fault makes `number` unreachable."""

@@ -146,6 +146,13 @@ def split_phone_number(number: str) -> tuple[str, str]:
 
 def check_send(body: Mapping[str, Any], templates: Mapping[str, int] | None) -> None:
     """SendUSMSMessage's field rules (the seed document); raises the first one broken."""
+    _check_send_required(body)
+    _check_send_optional(body)
+    if templates is not None:
+        _check_template(body, templates)
+
+
+def _check_send_required(body: Mapping[str, Any]) -> None:
     numbers = body.get("PhoneNumbers")
     if numbers is None or numbers == []:
         raise RefusalError(retcodes.MISSING_PARAMETER, "missing PhoneNumbers")
@@ -165,6 +172,8 @@ def check_send(body: Mapping[str, Any], templates: Mapping[str, int] | None) -> 
             retcodes.INVALID_NUMBERS, f"invalid phone numbers at positions {', '.join(bad)}"
         )
 
+
+def _check_send_optional(body: Mapping[str, Any]) -> None:
     sender_id = body.get("SenderId")
     if sender_id is not None and (
         not isinstance(sender_id, str) or len(sender_id) > MAX_SENDER_ID_LENGTH
@@ -188,14 +197,16 @@ def check_send(body: Mapping[str, Any], templates: Mapping[str, int] | None) -> 
             "UserId must be a string of at most 32, without single quotes or emoji",
         )
 
-    if templates is not None:
-        if template_id not in templates:
-            raise RefusalError(retcodes.TEMPLATE_NOT_APPROVED, "template not found or not approved")
-        if len(params or []) != templates[template_id]:
-            raise RefusalError(
-                retcodes.PARAMS_MISMATCH,
-                f"template {template_id} takes {templates[template_id]} TemplateParams",
-            )
+
+def _check_template(body: Mapping[str, Any], templates: Mapping[str, int]) -> None:
+    template_id, params = body["TemplateId"], body.get("TemplateParams")
+    if template_id not in templates:
+        raise RefusalError(retcodes.TEMPLATE_NOT_APPROVED, "template not found or not approved")
+    if len(params or []) != templates[template_id]:
+        raise RefusalError(
+            retcodes.PARAMS_MISMATCH,
+            f"template {template_id} takes {templates[template_id]} TemplateParams",
+        )
 
 
 def check_batch(body: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
+from sms_gateway.contract import IDEMPOTENCY_KEY_HEADER
 from sms_gateway.errors import (
     FieldError,
     GatewayError,
@@ -27,14 +28,14 @@ from sms_gateway.errors import (
     UspeedoError,
 )
 from sms_gateway.gateway import Gateway
-from sms_gateway.model import ROOT, message_json_schema
+from sms_gateway.message_input import message_json_schema
 from sms_gateway.telemetry import logger
 from sms_gateway.uspeedo_client import MAX_SESSIONS_PER_RECEIPT_CALL, SessionReceipts
+from sms_gateway.validation_errors import ROOT
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 MESSAGES_PATH: Final = "/messages"
 # API Gateway's integration timeout for REST APIs.
 API_GATEWAY_TIMEOUT_S: Final = 29
@@ -148,7 +149,9 @@ def build_api(gateway: Callable[[], Gateway]) -> APIGatewayRestResolver:
     @app.post(MESSAGES_PATH)
     def send_message() -> Response[Any]:
         event = app.current_event
-        key = event.headers.get(IDEMPOTENCY_HEADER) or _header(event.headers, IDEMPOTENCY_HEADER)
+        key = event.headers.get(IDEMPOTENCY_KEY_HEADER) or _header(
+            event.headers, IDEMPOTENCY_KEY_HEADER
+        )
         outcome = gateway().accept(
             _body_text(event),
             key=key,
@@ -271,7 +274,7 @@ def openapi_document() -> dict[str, Any]:
                     "summary": "Send one message through USpeedo, exactly once",
                     "parameters": [
                         {
-                            "name": IDEMPOTENCY_HEADER,
+                            "name": IDEMPOTENCY_KEY_HEADER,
                             "in": "header",
                             "schema": {"type": "string", "maxLength": 128},
                         }

@@ -7,12 +7,19 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from sms_gateway.contract import (
+    DEAD_LETTER_ATTRIBUTES,
+    ERROR_CODE_ATTRIBUTE,
+    ERROR_MESSAGE_ATTRIBUTE,
+    IDEMPOTENCY_KEY_ATTRIBUTE,
+    RET_CODE_ATTRIBUTE,
+)
 from sms_gateway.errors import GatewayError, UspeedoError
 
-ERROR_CODE: Final = "ErrorCode"
-ERROR_MESSAGE: Final = "ErrorMessage"
-RET_CODE: Final = "RetCode"
-_OURS: Final = frozenset({ERROR_CODE, ERROR_MESSAGE, RET_CODE})
+ERROR_CODE: Final = ERROR_CODE_ATTRIBUTE
+ERROR_MESSAGE: Final = ERROR_MESSAGE_ATTRIBUTE
+RET_CODE: Final = RET_CODE_ATTRIBUTE
+_OURS: Final = DEAD_LETTER_ATTRIBUTES
 # SQS allows 10 attributes a message; ours take three, the producer's keep the rest.
 _MAX_ATTRIBUTES: Final = 10
 _MAX_REASON_CHARS: Final = 1_000
@@ -20,7 +27,7 @@ _MAX_REASON_CHARS: Final = 1_000
 # name, data type and value. A body that fitted on the way in can exceed it once the reason
 # is attached; then SendMessage fails and the queue's redrive parks it without any reason.
 MAX_MESSAGE_BYTES: Final = 1_048_576
-_KEPT_LAST: Final = "IdempotencyKey"  # the producer's attribute a redrive needs most
+_KEPT_LAST: Final = IDEMPOTENCY_KEY_ATTRIBUTE  # the producer's attribute a redrive needs most
 _CUT: Final = "…"
 
 

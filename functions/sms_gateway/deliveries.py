@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
+from sms_gateway.contract import IDEMPOTENCY_KEY_ATTRIBUTE
 from sms_gateway.json_input import UnreadableJsonError, load_json
-
-IDEMPOTENCY_KEY_ATTRIBUTE: Final = "IdempotencyKey"
 
 
 @dataclass(frozen=True)

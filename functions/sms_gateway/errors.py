@@ -12,13 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from sms_gateway.redact import mask_phone, redact_text
+from sms_gateway import contract
+from sms_gateway.contract import mask_phone
+from sms_gateway.redact import redact_text
 
 
 class GatewayError(Exception):
     """Base of every error the gateway raises on purpose."""
 
-    code: ClassVar[str] = "GatewayError"
+    code: ClassVar[str] = contract.GATEWAY_ERROR
     retryable: ClassVar[bool] = False
 
 
@@ -37,7 +39,7 @@ class FieldError:
 class MessageValidationError(GatewayError):
     """The message breaks one or more rules; it will never be sent, so never retry it."""
 
-    code = "InvalidMessage"
+    code = contract.INVALID_MESSAGE
 
     def __init__(self, errors: Sequence[FieldError]) -> None:
         self.errors = tuple(errors)
@@ -48,7 +50,7 @@ class MessageValidationError(GatewayError):
 class UspeedoError(GatewayError):
     """The provider call did not succeed. Subclasses say what a caller may do about it."""
 
-    code = "ProviderError"
+    code = contract.PROVIDER_ERROR
 
     def __init__(
         self,
@@ -80,40 +82,40 @@ class UspeedoError(GatewayError):
 class TransientError(UspeedoError):
     """Nothing was sent; the same request may succeed later (connect failure, 429, 5xx)."""
 
-    code = "ProviderUnavailable"
+    code = contract.PROVIDER_UNAVAILABLE
     retryable = True
 
 
 class UnknownActionError(TransientError):
     """The provider does not know the action: a configuration error, loud but retryable."""
 
-    code = "ProviderActionUnknown"
+    code = contract.PROVIDER_ACTION_UNKNOWN
 
 
 class CredentialsError(UspeedoError):
     """The provider refused our key or signature: refresh the secret once, then alarm."""
 
-    code = "ProviderCredentialsRejected"
+    code = contract.PROVIDER_CREDENTIALS_REJECTED
     retryable = True
 
 
 class PermanentError(UspeedoError):
     """The provider refused the request itself; sending it again would be refused again."""
 
-    code = "ProviderRejected"
+    code = contract.PROVIDER_REJECTED
 
 
 class UnknownOutcomeError(UspeedoError):
     """The request was written but no usable answer came back (read timeout, dropped
     connection, garbled body). It may have been sent: retrying blindly risks a duplicate."""
 
-    code = "ProviderOutcomeUnknown"
+    code = contract.PROVIDER_OUTCOME_UNKNOWN
 
 
 class IdempotencyKeyReusedError(GatewayError):
     """The same explicit idempotency key arrived with a different message."""
 
-    code = "IdempotencyKeyReused"
+    code = contract.IDEMPOTENCY_KEY_REUSED
 
     def __init__(self) -> None:
         super().__init__(
@@ -125,7 +127,7 @@ class IdempotencyKeyReusedError(GatewayError):
 class MessageInProgressError(GatewayError):
     """Another invocation is sending the same message right now; ask again later."""
 
-    code = "MessageInProgress"
+    code = contract.MESSAGE_IN_PROGRESS
     retryable = True
 
 
@@ -133,21 +135,21 @@ class OutOfTimeError(GatewayError):
     """Too little time left in this invocation for one more provider call; the rest of the
     message is left for the queue's retry (sent chunks are remembered)."""
 
-    code = "InvocationOutOfTime"
+    code = contract.INVOCATION_OUT_OF_TIME
     retryable = True
 
 
 class ConfigurationError(GatewayError):
     """The gateway is set up wrong (environment, secret): not the message's fault."""
 
-    code = "GatewayMisconfigured"
+    code = contract.GATEWAY_MISCONFIGURED
     retryable = True
 
 
 class IdempotencyStoreError(GatewayError):
     """The idempotency table could not be read or written: nothing was sent; retry later."""
 
-    code = "IdempotencyStoreUnavailable"
+    code = contract.IDEMPOTENCY_STORE_UNAVAILABLE
     retryable = True
 
 
@@ -179,7 +181,7 @@ class NumbersRefusedError(PermanentError):
     `ErrorMessage`) names them masked.
     """
 
-    code = "ProviderRefusedNumbers"
+    code = contract.PROVIDER_REFUSED_NUMBERS
     _SHOWN: ClassVar[int] = 20  # numbers named in the text; the rest are counted
 
     def __init__(
@@ -207,7 +209,7 @@ class UnsupportedEventError(GatewayError):
     EventBridge event, an HTTP API v2 request, …): a wiring mistake, not a message to judge.
     The text names what was recognised, never the event's content."""
 
-    code = "UnsupportedEvent"
+    code = contract.UNSUPPORTED_EVENT
 
     def __init__(self, event_type: str, description: str) -> None:
         self.event_type = event_type

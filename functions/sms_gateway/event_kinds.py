@@ -176,16 +176,9 @@ def kind_of(event: Any, message_fields: Collection[str]) -> EventKind:
     """
     if not isinstance(event, dict):
         return EventKind.DIRECT
-    records = event.get("Records")
-    if isinstance(records, list) and records and isinstance(records[0], dict):
-        first = records[0]
-        if first.get("eventSource") == "aws:sqs":
-            return EventKind.SQS
-        if first.get("EventSource") == "aws:sns":
-            return EventKind.SNS
-        source = first.get("eventSource", first.get("EventSource"))
-        if isinstance(source, str):
-            return _RECORD_SOURCES.get(source, EventKind.RECORDS)
+    by_records = _records_kind(event.get("Records"))
+    if by_records is not None:
+        return by_records
     source = event.get("eventSource")
     if isinstance(source, str) and source in _SOURCES:
         return _SOURCES[source]
@@ -203,6 +196,19 @@ def kind_of(event: Any, message_fields: Collection[str]) -> EventKind:
     if "httpMethod" in event or "requestContext" in event:
         return EventKind.API  # malformed: the API answers 400
     return EventKind.UNRECOGNISED
+
+
+def _records_kind(records: Any) -> EventKind | None:
+    """The kind of a `Records` batch, by its first record's source; None if not one."""
+    if not (isinstance(records, list) and records and isinstance(records[0], dict)):
+        return None
+    first = records[0]
+    if first.get("eventSource") == "aws:sqs":
+        return EventKind.SQS
+    if first.get("EventSource") == "aws:sns":
+        return EventKind.SNS
+    source = first.get("eventSource", first.get("EventSource"))
+    return _RECORD_SOURCES.get(source, EventKind.RECORDS) if isinstance(source, str) else None
 
 
 def _is_v2(event: Mapping[str, Any]) -> bool:

@@ -18,7 +18,8 @@ from sms_gateway.deliveries import Delivery
 from sms_gateway.errors import FieldError, GatewayError, MessageValidationError
 from sms_gateway.gateway_key import GatewayKeySource
 from sms_gateway.idempotency import ChunkLedger, DynamoLedger, NoLedger
-from sms_gateway.model import MAX_IDEMPOTENCY_KEY_LENGTH, parse_message
+from sms_gateway.message import MAX_IDEMPOTENCY_KEY_LENGTH
+from sms_gateway.message_input import parse_message
 from sms_gateway.sender import RemainingMs, Sender, SendOutcome
 from sms_gateway.settings import Settings
 from sms_gateway.telemetry import Counters, counters, logger

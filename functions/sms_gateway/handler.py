@@ -22,7 +22,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from sms_gateway.errors import UnsupportedEventError
 from sms_gateway.event_kinds import EventKind, kind_of
 from sms_gateway.gateway import Gateway
-from sms_gateway.model import MESSAGE_FIELDS
+from sms_gateway.message import MESSAGE_FIELDS
 from sms_gateway.telemetry import capture_lambda_handler, counters, logger, metrics
 
 if TYPE_CHECKING:
@@ -60,13 +60,6 @@ def rest_api() -> APIGatewayRestResolver:
 
         _api = build_api(gateway)
     return _api
-
-
-def __getattr__(name: str) -> Any:
-    # `handler.api` as before, built on first use (PEP 562).
-    if name == "api":
-        return rest_api()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -24,7 +24,7 @@ Error messages never contain the number: they are logged, and numbers must not b
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 
 import phonenumbers
 
@@ -135,6 +135,18 @@ def normalize_phone(raw: str, default_country_code: str) -> str:
     `phone_bad_format`, `phone_unknown_country_code`, `phone_too_short`, `phone_invalid`.
     Raises a plain `ValueError` if `default_country_code` itself is unknown.
     """
+    _check_text(raw)
+    form = _FORM.fullmatch(raw)
+    if form is None:
+        raise _error("phone_bad_format")
+    international = _international_digits(form, default_country_code)
+    if len(international) > _MAX_DIGITS:
+        raise _error("phone_too_long")
+    return _validated("+" + international)
+
+
+def _check_text(raw: Any) -> None:
+    """The rules about the text itself, before its form is read."""
     if not isinstance(raw, str):
         raise _error("phone_not_a_string")
     if len(raw) > MAX_INPUT_LENGTH:
@@ -143,10 +155,10 @@ def normalize_phone(raw: str, default_country_code: str) -> str:
         raise _error("phone_empty")
     if _ALLOWED.fullmatch(raw) is None:
         raise _error("phone_bad_characters")
-    form = _FORM.fullmatch(raw)
-    if form is None:
-        raise _error("phone_bad_format")
 
+
+def _international_digits(form: re.Match[str], default_country_code: str) -> str:
+    """Country code and national digits, from whichever form the number was written in."""
     national = _NOT_DIGIT.sub("", form["rest"])
     bracket = form["bracket"]
     if bracket is not None:
@@ -155,24 +167,17 @@ def normalize_phone(raw: str, default_country_code: str) -> str:
             raise _error("phone_unknown_country_code")
         if not national:
             raise _error("phone_too_short")
-        international = cc + national
-    elif form["plus"] is not None:
-        if not national:
-            raise _error("phone_empty")
-        international = national
-    elif national.startswith("00"):
-        international = national[2:]
-    elif national:
+        return cc + national
+    if form["plus"] is not None and national:
+        return national
+    if national.startswith("00"):
+        return national[2:]
+    if form["plus"] is None and national:
         if default_country_code not in _KNOWN_COUNTRY_CODES:
             # Not the number's fault: configuration. Callers validate it up front.
             raise ValueError("default_country_code is not an assigned country calling code")
-        international = default_country_code + national
-    else:
-        raise _error("phone_empty")
-
-    if len(international) > _MAX_DIGITS:
-        raise _error("phone_too_long")
-    return _validated("+" + international)
+        return default_country_code + national
+    raise _error("phone_empty")
 
 
 def _validated(e164ish: str) -> str:

@@ -1,29 +1,19 @@
-"""Masking for anything that reaches a log: phone numbers keep their last 4 digits only."""
+"""Masking for anything that reaches a log: phone numbers keep their last 4 digits only.
+
+`mask_phone` is the contract's (`sms_gateway.contract`). Standard library only: the CLI
+imports `redact_text` without the function's dependencies.
+"""
 
 from __future__ import annotations
 
 import re
 
-_KEEP = 4
+from sms_gateway.contract import mask_phone
+
+__all__ = ["mask_phone", "redact_text"]
+
 # Seven or more digits in a row look like a phone number (or part of one) in free text.
 _DIGIT_RUN = re.compile(r"\d{7,}")
-
-
-def mask_phone(number: str) -> str:
-    """Replace every digit but the last four with `*`, keeping the punctuation.
-
-    `(86)13800138000` → `(**)*******8000`.
-    """
-    digits_seen = 0
-    total_digits = sum(ch.isdigit() for ch in number)
-    out = []
-    for ch in number:
-        if ch.isdigit():
-            digits_seen += 1
-            out.append(ch if digits_seen > total_digits - _KEEP else "*")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def redact_text(text: str) -> str:

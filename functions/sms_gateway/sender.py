@@ -5,7 +5,7 @@ sent, or raises one error of the family in `errors.py` that says what became of 
 
 The upstream action: SendUSMSMessage for ordinary messages, unless `USPEEDO_ACTION` is
 SendBatchUSMSMessage; personalised messages (`Recipients`) always go as
-SendBatchUSMSMessage (`batch_action.py`). The batch action may refuse some numbers: the
+SendBatchUSMSMessage (`upstream.py`). The batch action may refuse some numbers: the
 result lists them (`Failed`), and a message none of whose numbers was accepted is refused
 (`NumbersRefusedError`, permanent).
 """
@@ -19,7 +19,7 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeVar
 
-from sms_gateway import batch_action, time_budget
+from sms_gateway import time_budget, upstream
 from sms_gateway.credentials import CredentialsSource
 from sms_gateway.errors import (
     CredentialsError,
@@ -35,7 +35,7 @@ from sms_gateway.errors import (
 )
 from sms_gateway.gateway_key import GatewayKeySource
 from sms_gateway.idempotency import REPLAYED, Chunk, ChunkLedger, ChunkResult
-from sms_gateway.model import Message
+from sms_gateway.message import Message
 from sms_gateway.retcodes import ACCOUNT_RETCODES
 from sms_gateway.settings import Settings
 from sms_gateway.telemetry import Counters
@@ -197,18 +197,14 @@ class Sender:
     def _requests(self, message: Message, action: str) -> list[dict[str, Any]]:
         default_sender = self._settings.default_sender_id
         if action == BATCH_ACTION:
-            return batch_action.requests(message, sender_id=default_sender)
-        requests = message.upstream_requests()
-        if default_sender and message.sender_id is None:
-            for request in requests:
-                request["SenderId"] = default_sender
-        return requests
+            return upstream.batch_requests(message, sender_id=default_sender)
+        return upstream.send_requests(message, sender_id=default_sender)
 
     def _deliver(self, chunk: Chunk, remaining_ms: RemainingMs | None) -> ChunkResult:
         """One upstream call; runs inside the ledger, so at most once per chunk key."""
         request = chunk["request"]
         batch = chunk.get("action", SEND_ACTION) == BATCH_ACTION
-        phone_count = len(batch_action.phones_of(request) if batch else request["PhoneNumbers"])
+        phone_count = len(upstream.phones_of(request) if batch else request["PhoneNumbers"])
         _check_time(remaining_ms)
         try:
             if batch:
@@ -243,8 +239,8 @@ class Sender:
             remaining_ms,
             request.get("AccountId"),
         )
-        refused = batch_action.refused_positions(request, result)
-        phone_count = len(batch_action.phones_of(request))
+        refused = upstream.refused_positions(request, result)
+        phone_count = len(upstream.phones_of(request))
         if refused:
             self._counters.count(PHONES_REFUSED_METRIC, len(refused))
             logger.info(
@@ -260,7 +256,7 @@ class Sender:
             # whole idempotency window. The same in one message with accepted chunks: its
             # refused numbers are reported in `Failed` all the same.
             raise NumbersRefusedError(
-                batch_action.failed_numbers(request, refused),
+                upstream.failed_numbers(request, refused),
                 ret_code=result.ret_code or None,
                 action=BATCH_ACTION,
             )
@@ -411,4 +407,4 @@ def _failed_numbers(chunk: Chunk, outcome: ChunkResult | GatewayError) -> list[F
     if isinstance(outcome, GatewayError) or outcome.get("Outcome") != SENT:
         return []
     positions = [(item["Index"], item["Reason"]) for item in outcome.get("Refused") or []]
-    return batch_action.failed_numbers(chunk["request"], positions) if positions else []
+    return upstream.failed_numbers(chunk["request"], positions) if positions else []

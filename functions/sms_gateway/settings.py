@@ -1,4 +1,4 @@
-"""The function's environment, read and checked once (design.md, "Contract: the Lambda")."""
+"""The function's environment (the variables the README lists), read and checked once."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from sms_gateway.contract import DEFAULT_COUNTRY_CODE
 from sms_gateway.errors import ConfigurationError
 from sms_gateway.phone import validate_country_code
 from sms_gateway.uspeedo_client import BATCH_ACTION, DEFAULT_ENDPOINT, SEND_ACTION
@@ -30,7 +31,7 @@ class Settings:
     idempotency_table: str | None = None
     dead_letter_queue_url: str | None = None
     default_sender_id: str | None = None
-    default_country_code: str = "86"
+    default_country_code: str = DEFAULT_COUNTRY_CODE
     idempotency_ttl_s: int = DEFAULT_IDEMPOTENCY_TTL_S
     gateway_key_secret_id: str | None = None
 
@@ -52,7 +53,9 @@ class Settings:
                 f"USPEEDO_ACTION must be one of {', '.join(sorted(SUPPORTED_ACTIONS))}"
             )
         try:
-            country_code = validate_country_code(optional("DEFAULT_COUNTRY_CODE") or "86")
+            country_code = validate_country_code(
+                optional("DEFAULT_COUNTRY_CODE") or DEFAULT_COUNTRY_CODE
+            )
         except ValueError as exc:
             raise ConfigurationError(f"DEFAULT_COUNTRY_CODE: {exc}") from None
         ttl_text = optional("IDEMPOTENCY_TTL_SECONDS")

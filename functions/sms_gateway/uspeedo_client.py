@@ -193,17 +193,6 @@ class UspeedoClient:
             raise_on_status=False,
         )
 
-    def with_credentials(self, credentials: Credentials) -> UspeedoClient:
-        """The same client with fresh credentials (after the secret was rotated)."""
-        return UspeedoClient(
-            credentials,
-            self.endpoint,
-            timeouts=self.timeouts,
-            pool=self._pool,
-            clock=self._clock,
-            nonce=self._nonce,
-        )
-
     def send_sms(self, fields: Mapping[str, Any]) -> SendResult:
         """Call SendUSMSMessage with `fields` (USpeedo's names, no `Action`).
 

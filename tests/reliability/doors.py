@@ -25,7 +25,8 @@ from typing import Any, Final
 from infra.queue_settings import BATCH_SIZE
 from local_gateway.pump import to_lambda_record
 from sms_gateway import handler, time_budget
-from sms_gateway.api import API_GATEWAY_TIMEOUT_S, DEFAULT_RETRY_AFTER_S, IDEMPOTENCY_HEADER
+from sms_gateway.api import API_GATEWAY_TIMEOUT_S, DEFAULT_RETRY_AFTER_S
+from sms_gateway.contract import IDEMPOTENCY_KEY_HEADER
 from sms_gateway.errors import GatewayError, UnknownOutcomeError
 from tests.harness import api_event, sns_event
 from tests.reliability.invariants import Seen
@@ -277,7 +278,7 @@ def _post(
 ) -> Seen:
     status = 0
     for attempt in range(1, CALLER_ATTEMPTS + 1):
-        event = api_event(body=message.text(), headers={IDEMPOTENCY_HEADER: message.key})
+        event = api_event(body=message.text(), headers={IDEMPOTENCY_KEY_HEADER: message.key})
         cell.api_deadline_ms = API_GATEWAY_TIMEOUT_S * 1000
         try:
             with _invocation(cell, contexts("api", attempt), run):

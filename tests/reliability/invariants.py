@@ -1,4 +1,4 @@
-"""The contract's invariant, checked message by message (design.md, "failure semantics").
+"""The contract's invariant, checked message by message (the README's "What happens to a message").
 
 Every message ends as exactly one of: sent once; rejected to its caller; parked in the
 dead-letter queue with its reason; or redriven there by the queue (or Lambda's on-failure
@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
+from sms_gateway.contract import PROVIDER_OUTCOME_UNKNOWN
+
 # The outcome categories of the report, in its column order.
 SENT: Final = "sent"
 REJECTED: Final = "rejected"
@@ -27,7 +29,7 @@ REDRIVEN: Final = "redriven"
 UNKNOWN: Final = "unknown"
 CATEGORIES: Final = (SENT, REJECTED, PARKED, REDRIVEN, UNKNOWN)
 
-UNKNOWN_OUTCOME_CODE: Final = "ProviderOutcomeUnknown"
+UNKNOWN_OUTCOME_CODE: Final = PROVIDER_OUTCOME_UNKNOWN
 
 # What the producer or caller last saw. Queue doors (SQS, SNS): "acked" (the record was
 # deleted / the invocation returned) or "exhausted" (retries ran out). Caller doors (API,

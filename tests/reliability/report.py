@@ -93,7 +93,7 @@ them. (A partial run, e.g. `pytest tests/infra/test_least_privilege.py tests/rel
 renders it too, with other fuzzing figures: hypothesis also draws on constants of the
 modules a run has loaded.)
 
-The contract checked (design.md, "failure semantics"): every message ends as exactly one
+The contract checked (the README's "What happens to a message"): every message ends as exactly one
 of sent once, rejected to its caller, or in the dead-letter queue — parked there by the
 gateway with its reason, or redriven there by the queue after its retries; an outcome the
 gateway cannot know (the request went out, no usable answer came back) is reported and never

@@ -38,7 +38,8 @@ from sms_gateway.deliveries import Delivery, from_sns_record, from_sqs_record
 from sms_gateway.errors import FieldError, GatewayError, MessageValidationError
 from sms_gateway.gateway import Gateway
 from sms_gateway.json_input import MAX_DEPTH, UnreadableJsonError, load_json
-from sms_gateway.model import MAX_IDEMPOTENCY_KEY_LENGTH, MESSAGE_FIELDS, parse_message
+from sms_gateway.message import MAX_IDEMPOTENCY_KEY_LENGTH, MESSAGE_FIELDS
+from sms_gateway.message_input import parse_message
 from tests.harness import api_event, load_event
 from tests.reliability import figures
 from tests.reliability.world import Cell, InvocationContext, World

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from smsgw import receipts
 from smsgw.cli import main
 from tests.unit.test_cli_harness import API_KEY, FakeApi, fake_api, write_outputs
 
@@ -84,6 +85,18 @@ def test_a_table_with_masked_phones(
     assert lines[4].split() == ["S-3", "(unknown", "SessionNo)"]
     assert "13800138000" not in out
     assert "13900139000" not in out
+
+
+def test_phones_are_masked_as_the_gateway_masks_them() -> None:
+    # The contract's mask_phone: every digit but the last four, other characters kept.
+    session = {
+        "SessionNo": "S-1",
+        "ReceiptSet": [{"Phone": "+86-138-0013-8000"}, {"Phone": "10086"}, {"Phone": "110"}],
+    }
+
+    phones = [row[1] for row in receipts.rows(["S-1"], [session])]
+
+    assert phones == ["+**-***-****-8000", "*0086", "110"]
 
 
 def test_json_prints_the_answer(

@@ -20,7 +20,7 @@ from sms_gateway.errors import MessageValidationError, UnsupportedEventError
 from sms_gateway.event_kinds import EventKind, kind_of
 from sms_gateway.gateway import Gateway
 from sms_gateway.handler import lambda_handler
-from sms_gateway.model import MESSAGE_FIELDS
+from sms_gateway.message import MESSAGE_FIELDS
 from tests.harness import EVENTS, FakeLambdaContext, api_event, load_event, message
 from tests.unit.conftest import Aws, log_lines
 from uspeedo_sandbox import Sandbox

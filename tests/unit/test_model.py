@@ -1,5 +1,5 @@
-"""The message contract: every rule with the exact error it gets, normalisation, chunking
-into upstream calls, the fingerprint, and what errors must never repeat."""
+"""The message contract: every rule with the exact error it gets, normalisation, the
+fingerprint, and what errors must never repeat. (The upstream requests: test_upstream.)"""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 
 from sms_gateway.errors import FieldError, MessageValidationError
 from sms_gateway.gateway_key import GatewayKey
-from sms_gateway.model import Message, parse_message
+from sms_gateway.message import Message
+from sms_gateway.message_input import parse_message
 
 SEED_BODY = (
     '{"Action":"SendUSMSMessage","AccountId":123,"PhoneNumbers":["13800138000","13100131000"],'
@@ -358,20 +359,7 @@ def test_field_error_shape() -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Size limits and upstream requests
-
-
-@pytest.fixture(scope="module")
-def ten_thousand() -> Message:
-    return parse_message(with_(PhoneNumbers=numbers(10_000), TemplateParams=[1]))
-
-
-def test_ten_thousand_numbers_make_ten_calls(ten_thousand: Message) -> None:
-    requests = ten_thousand.upstream_requests()
-    assert len(requests) == 10
-    assert all(len(r["PhoneNumbers"]) == 1000 for r in requests)
-    assert [n for r in requests for n in r["PhoneNumbers"]] == list(ten_thousand.phone_numbers)
-    assert all(r["TemplateId"] == "UTA1" and r["TemplateParams"] == ["1"] for r in requests)
+# Size limits
 
 
 def test_more_than_ten_thousand_numbers_rejected() -> None:
@@ -383,52 +371,6 @@ def test_more_than_ten_thousand_numbers_rejected() -> None:
 def test_ten_thousand_duplicates_count_as_the_input_list() -> None:
     message = parse_message(with_(PhoneNumbers=["13800138000"] * 10_000))
     assert message.phone_numbers == ("(86)13800138000",)
-
-
-@pytest.mark.parametrize(("count", "sizes"), [(1, [1]), (1000, [1000]), (1001, [1000, 1])])
-def test_chunking(count: int, sizes: list[int]) -> None:
-    message = parse_message(with_(PhoneNumbers=numbers(count)))
-    requests = message.upstream_requests()
-    assert [len(r["PhoneNumbers"]) for r in requests] == sizes
-    assert [n for r in requests for n in r["PhoneNumbers"]] == list(message.phone_numbers)
-
-
-def test_chunk_size_is_a_parameter() -> None:
-    message = parse_message(with_(PhoneNumbers=numbers(5)))
-    assert [len(r["PhoneNumbers"]) for r in message.upstream_requests(2)] == [2, 2, 1]
-    with pytest.raises(ValueError, match="at least 1"):
-        message.upstream_requests(0)
-
-
-def test_upstream_request_fields() -> None:
-    body = json.loads(SEED_BODY) | {"ExtendCode": "01", "IdempotencyKey": "order-42"}
-    [request] = parse_message(body).upstream_requests()
-    assert request == {
-        "PhoneNumbers": ["(86)13800138000", "(86)13100131000"],
-        "TemplateId": "UTA20210101xxxx",
-        "TemplateParams": ["123456", "10"],
-        "SenderId": "UCloud",
-        "ExtendCode": "01",
-        "UserId": "hGBCrtQw",
-        "AccountId": 123,
-    }
-
-
-def test_upstream_request_leaves_out_absent_fields() -> None:
-    [request] = parse_message(
-        with_(IdempotencyKey="k", Action="SendUSMSMessage")
-    ).upstream_requests()
-    assert request == {"PhoneNumbers": ["(86)13800138000"], "TemplateId": "UTA1"}
-
-
-def test_upstream_requests_are_independent_copies() -> None:
-    message = parse_message(with_(TemplateParams=["1"]))
-    first = message.upstream_requests()
-    first[0]["TemplateParams"].append("2")
-    first[0]["PhoneNumbers"].clear()
-    assert message.upstream_requests() == [
-        {"PhoneNumbers": ["(86)13800138000"], "TemplateId": "UTA1", "TemplateParams": ["1"]}
-    ]
 
 
 # ---------------------------------------------------------------------------------------

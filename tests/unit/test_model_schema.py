@@ -12,7 +12,8 @@ import pytest
 
 from infra.json_schema_draft4 import to_draft4
 from sms_gateway.errors import MessageValidationError
-from sms_gateway.model import message_json_schema, parse_message
+from sms_gateway.message import MESSAGE_FIELDS, RECIPIENT_FIELDS
+from sms_gateway.message_input import message_json_schema, parse_message
 
 FIELDS = [
     "PhoneNumbers",
@@ -65,6 +66,14 @@ def test_top_level(schema: dict[str, Any]) -> None:
     # Flat: no $defs or $ref, so converting to draft 4 needs no reference rewriting.
     assert "$defs" not in schema
     assert "$ref" not in json.dumps(schema)
+
+
+def test_the_field_names_of_the_message_are_the_models(schema: dict[str, Any]) -> None:
+    # `message` names them without pydantic; the unknown-field errors and the handler's
+    # event kinds read them there.
+    assert tuple(schema["properties"]) == MESSAGE_FIELDS
+    recipient = non_null(schema["properties"]["Recipients"])["items"]
+    assert tuple(recipient["properties"]) == RECIPIENT_FIELDS
 
 
 def test_every_field_is_described_and_titled_by_its_name(schema: dict[str, Any]) -> None:

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from sms_gateway import batch_action
+from sms_gateway import upstream
 from sms_gateway.errors import MessageValidationError
 from sms_gateway.gateway_key import GatewayKey
-from sms_gateway.model import Message, Recipient, parse_message
+from sms_gateway.message import Message, Recipient
+from sms_gateway.message_input import parse_message
 
 
 def personal(*recipients: Any, **fields: Any) -> dict[str, Any]:
@@ -331,14 +332,9 @@ def test_2500_recipients_are_three_batch_requests_in_order() -> None:
         personal(*({"PhoneNumber": n, "TemplateParams": [i]} for i, n in enumerate(numbers(2_500))))
     )
 
-    requests = batch_action.requests(message)
+    requests = upstream.batch_requests(message)
 
     assert [len(r["TaskContent"][0]["Target"]) for r in requests] == [1000, 1000, 500]
     targets = [t for r in requests for t in r["TaskContent"][0]["Target"]]
     assert [t["Phone"] for t in targets] == list(message.phone_numbers)
     assert [t["TemplateParams"] for t in targets] == [[str(i)] for i in range(2_500)]
-
-
-def test_a_personalised_message_has_no_send_usms_message_form() -> None:
-    with pytest.raises(ValueError, match="SendBatchUSMSMessage"):
-        parse_message(personal()).upstream_requests()

@@ -17,7 +17,7 @@ from local_gateway.resources import create_idempotency_table
 from sms_gateway.gateway import AwsClients, Gateway
 from sms_gateway.gateway_key import DEVELOPMENT_KEY, GatewayKey
 from sms_gateway.idempotency import DynamoLedger
-from sms_gateway.model import parse_message
+from sms_gateway.message_input import parse_message
 from sms_gateway.settings import Settings
 from tests.harness import FakeLambdaContext
 from tests.unit.conftest import Aws, fast_client

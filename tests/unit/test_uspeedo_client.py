@@ -196,15 +196,6 @@ def test_wrong_secret_is_a_credentials_error_171(sandbox: Sandbox) -> None:
     assert sandbox.accepted == []
 
 
-def test_credentials_are_swappable_after_a_rotation(sandbox: Sandbox) -> None:
-    stale = _client(sandbox.url, secret="rotated-away")
-    fresh = stale.with_credentials(
-        Credentials(SANDBOX_ACCESS_KEY_ID, SANDBOX_SECRET, SANDBOX_ACCOUNT_ID)
-    )
-
-    assert fresh.send_sms(SEND).session_no
-
-
 def test_unknown_action_is_its_own_retryable_error(client: UspeedoClient) -> None:
     with pytest.raises(UnknownActionError) as caught:
         client.call("SendNoSuchMessage", {})

@@ -1,9 +1,15 @@
-"""A message as SendBatchUSMSMessage calls, and the provider's refusals mapped back to it.
+"""A message as the provider's request bodies, and the provider's refusals mapped back to it.
 
-Personalised messages (`Recipients`) always go upstream this way; ordinary ones too when
-`USPEEDO_ACTION=SendBatchUSMSMessage` (one task whose targets share the parameters). Each
-call is one task (`TaskContent[0]`) of at most 1,000 consecutive targets, so the chunks —
-and their idempotency records, `{key}#{i}` — are the same whichever action carries them.
+Two actions carry a message: SendUSMSMessage (`send_requests`: the numbers of each call
+share the parameters) and SendBatchUSMSMessage (`batch_requests`: each number its own).
+Personalised messages (`Recipients`) always go as SendBatchUSMSMessage; ordinary ones too
+when `USPEEDO_ACTION=SendBatchUSMSMessage` (one task whose targets share the parameters).
+Either way each call carries at most 1,000 consecutive numbers, so the chunks — and their
+idempotency records, `{key}#{i}` — are the same whichever action carries them.
+
+The bodies have no `Action` (the client adds it), no `IdempotencyKey` (the gateway's own)
+and no None fields (a null field would change the signature). `AccountId` appears only if
+the message has one; a default from the secret is the caller's to add.
 """
 
 from __future__ import annotations
@@ -13,8 +19,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from sms_gateway.errors import FailedNumber
-from sms_gateway.model import MAX_NUMBERS_PER_CALL, Message, Recipient
+from sms_gateway.message import MAX_NUMBERS_PER_CALL, Message, Recipient
 from sms_gateway.uspeedo_client import BatchResult
+
+__all__ = [
+    "NO_REASON",
+    "batch_requests",
+    "failed_numbers",
+    "phones_of",
+    "refused_positions",
+    "send_requests",
+]
 
 # What a refused number is reported with when the provider accepted none and named no
 # reason for it.
@@ -23,7 +38,55 @@ _WITH_CODE: Final = re.compile(r"\((\d+)\)(\d+)")
 _NON_DIGITS: Final = re.compile(r"\D")
 
 
-def requests(
+# --- SendUSMSMessage -------------------------------------------------------------------------
+
+
+def send_requests(
+    message: Message,
+    *,
+    sender_id: str | None = None,
+    max_numbers: int = MAX_NUMBERS_PER_CALL,
+) -> list[dict[str, Any]]:
+    """The SendUSMSMessage bodies of `message`, one per chunk of at most `max_numbers`
+    consecutive numbers, every other field repeated in each.
+
+    `sender_id` applies when the message has none (`DEFAULT_SENDER_ID`). A personalised
+    message cannot be written as SendUSMSMessage (`ValueError`): see `batch_requests`.
+    """
+    if max_numbers < 1:
+        raise ValueError("max_numbers must be at least 1")
+    if message.recipients is not None:
+        raise ValueError("a message with Recipients goes upstream as SendBatchUSMSMessage")
+    rest = _fields_but_numbers(message)
+    if message.sender_id is None and sender_id is not None:
+        rest["SenderId"] = sender_id
+    numbers = message.phone_numbers
+    return [
+        {"PhoneNumbers": list(numbers[start : start + max_numbers]), **rest}
+        for start in range(0, len(numbers), max_numbers)
+    ]
+
+
+def _fields_but_numbers(message: Message) -> dict[str, Any]:
+    """The SendUSMSMessage fields other than PhoneNumbers, None ones left out."""
+    fields: dict[str, Any] = {"TemplateId": message.template_id}
+    if message.template_params is not None:
+        fields["TemplateParams"] = list(message.template_params)
+    for key, value in (
+        ("SenderId", message.sender_id),
+        ("ExtendCode", message.extend_code),
+        ("UserId", message.user_id),
+        ("AccountId", message.account_id),
+    ):
+        if value is not None:
+            fields[key] = value
+    return fields
+
+
+# --- SendBatchUSMSMessage --------------------------------------------------------------------
+
+
+def batch_requests(
     message: Message,
     *,
     sender_id: str | None = None,
@@ -32,8 +95,7 @@ def requests(
     """The SendBatchUSMSMessage bodies of `message`: `{"TaskContent": [task], "AccountId"?}`
     per chunk of at most `max_targets` consecutive numbers, in order.
 
-    `sender_id` applies when the message has none (`DEFAULT_SENDER_ID`). Without `Action`
-    and without None fields, like `Message.upstream_requests`.
+    `sender_id` applies when the message has none (`DEFAULT_SENDER_ID`).
     """
     if max_targets < 1:
         raise ValueError("max_targets must be at least 1")
@@ -65,7 +127,7 @@ def _target(recipient: Recipient) -> dict[str, Any]:
 
 
 def phones_of(request: Mapping[str, Any]) -> list[str]:
-    """The numbers of a request built by `requests`, in order."""
+    """The numbers of a request built by `batch_requests`, in order."""
     return [target["Phone"] for task in request["TaskContent"] for target in task["Target"]]
 
 
