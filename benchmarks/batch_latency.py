@@ -49,9 +49,10 @@ def measure(runs: int) -> dict[str, Any]:
     import boto3
 
     from benchmarks.bare import BareSender
+    from local_gateway.context import LocalContext
     from sms_gateway import handler
     from sms_gateway.gateway import Gateway
-    from tests.harness import FakeLambdaContext, message, sqs_event, sqs_record
+    from tests.harness import message, sqs_event, sqs_record
 
     endpoint, table = os.environ["USPEEDO_ENDPOINT"], os.environ["IDEMPOTENCY_TABLE"]
     bare = BareSender(endpoint, ACCESS_KEY_ID, ACCESS_KEY_SECRET, ACCOUNT_ID)
@@ -70,7 +71,7 @@ def measure(runs: int) -> dict[str, Any]:
             handler.use_gateway(gateway)
             event = sqs_event(*(sqs_record(fresh()) for _ in range(size)))
             started = time.perf_counter()
-            answer = handler.lambda_handler(event, FakeLambdaContext())
+            answer = handler.lambda_handler(event, LocalContext())
             elapsed = time.perf_counter() - started
             if answer != {"batchItemFailures": []}:
                 raise RuntimeError(f"the batch was not sent: {answer}")

@@ -78,11 +78,12 @@ def _numbers() -> list[str]:
 def measure(runs: int) -> dict[str, Any]:
     """The worker's half: the gateway's batch against 100 bare calls, alternated."""
     from benchmarks.bare import BareSender
+    from local_gateway.context import LocalContext
     from sms_gateway.contract import DEFAULT_COUNTRY_CODE
     from sms_gateway.gateway import MAX_PARALLEL_CALLS
     from sms_gateway.handler import lambda_handler
     from sms_gateway.message_input import parse_message
-    from tests.harness import FakeLambdaContext, message, sqs_event, sqs_record
+    from tests.harness import message, sqs_event, sqs_record
 
     sandbox = SandboxControl(os.environ["USPEEDO_ENDPOINT"])
     bare = BareSender(os.environ["USPEEDO_ENDPOINT"], ACCESS_KEY_ID, ACCESS_KEY_SECRET, ACCOUNT_ID)
@@ -108,7 +109,7 @@ def measure(runs: int) -> dict[str, Any]:
             )
         )
         started = time.perf_counter()
-        answer = lambda_handler(event, FakeLambdaContext(remaining_ms=900_000))
+        answer = lambda_handler(event, LocalContext(remaining_ms=900_000))
         elapsed = time.perf_counter() - started
         if answer != {"batchItemFailures": []}:
             raise RuntimeError(f"the batch was not sent: {answer}")

@@ -12,14 +12,14 @@ import sys
 import time
 
 from benchmarks import probe_figures
-from tests.harness import FakeLambdaContext  # the runtime's share, loaded before the clock
+from local_gateway.context import LocalContext  # the runtime's share, loaded before the clock
 
 
 def main(event_path: str, out_path: str) -> None:
     """Import, handle, write the figures."""
     with open(event_path) as source:
         event = json.load(source)
-    FakeLambdaContext()  # built as the runtime would, unused
+    LocalContext()  # built as the runtime would, unused
     started = time.perf_counter()
     import hashlib
     import os

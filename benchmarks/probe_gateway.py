@@ -13,14 +13,14 @@ import sys
 import time
 
 from benchmarks import probe_figures
-from tests.harness import FakeLambdaContext  # the runtime's share, loaded before the clock
+from local_gateway.context import LocalContext  # the runtime's share, loaded before the clock
 
 
 def main(event_path: str, out_path: str) -> None:
     """Import, handle, write the figures."""
     with open(event_path) as source:
         event = json.load(source)
-    context = FakeLambdaContext()
+    context = LocalContext()
     started = time.perf_counter()
     from sms_gateway.handler import lambda_handler  # what the cold start pays for
 

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 from benchmarks import before, fan_out, speedups
 from benchmarks.stats import MIN_RUNS
+from smsgw.table import render as table_render
 
 GOAL_COLD_START = 1.5
 GOAL_BATCH = 1.5
@@ -510,15 +511,8 @@ def _cells(row: Row) -> tuple[str, ...]:
 
 
 def text_table(table: list[Row]) -> str:
-    """The table for a terminal."""
-    lines = [HEADERS, *(_cells(r) for r in table)]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADERS))]
-    out = []
-    for index, line in enumerate(lines):
-        out.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
-        if index == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out)
+    """The table for a terminal (the CLI's renderer)."""
+    return table_render(HEADERS, [_cells(row) for row in table])
 
 
 # --- RESULTS.md -----------------------------------------------------------------------------

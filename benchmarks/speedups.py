@@ -42,8 +42,8 @@ CHANGES: Final = (
         "The REST resolver (Powertools' event handler) and the API module are imported and "
         "built by the first API Gateway event, not by every cold start.",
         "",
-        "import sms_gateway.handler, sms_gateway.api\n"
-        "sms_gateway.api.build_api(sms_gateway.handler.gateway)",
+        "import sms_gateway.handler, sms_gateway.rest_api\n"
+        "sms_gateway.rest_api.build_api(sms_gateway.handler.gateway)",
         "import sms_gateway.handler",
         "saved on every cold start that does not begin with an API request",
     ),

@@ -10,11 +10,11 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra import bundling, lambda_code
-from infra.api import Api
+from infra.function import SenderFunction
 from infra.ingress import Ingress
 from infra.monitoring import Monitoring
 from infra.names import STACK_DESCRIPTION, ConstructId, Output
-from infra.sender import Sender
+from infra.rest_api import Api
 from infra.settings import GatewaySettings
 
 
@@ -36,7 +36,7 @@ class SmsGatewayStack(cdk.Stack):
         self.ingress = Ingress(
             self, ConstructId.INGRESS, visibility_timeout_s=lambda_code.VISIBILITY_TIMEOUT_S
         )
-        self.sender = Sender(
+        self.sender = SenderFunction(
             self,
             ConstructId.SENDER,
             settings=settings,

@@ -5,31 +5,13 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+from local_gateway.context import LocalContext
 from sms_gateway import handler, time_budget
 from sms_gateway.gateway import AwsClients, Gateway
 from sms_gateway.settings import Settings
-
-
-@dataclass
-class LocalContext:
-    """The Lambda context attributes Powertools and the handler read."""
-
-    function_name: str
-    deadline: float
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = ""
-    log_group_name: str = "/aws/lambda/local"
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 class LambdaRuntime:
@@ -55,6 +37,9 @@ class LambdaRuntime:
             context = LocalContext(
                 function_name=self.function_name,
                 deadline=time.monotonic() + time_budget.FUNCTION_TIMEOUT_S,
+                invoked_function_arn="",
+                log_group_name="/aws/lambda/local",
+                log_stream_name="local",
             )
             return handler.lambda_handler(event, context)
 

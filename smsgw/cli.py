@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from smsgw import dead_letters, local, receipts, send
+from smsgw import dlq, local, receipts, send
 from smsgw.errors import CliError
 from smsgw.outputs import Outputs, load
 
@@ -108,10 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     receipt.add_argument("session_nos", nargs="+", metavar="SESSIONNO")
     receipt.add_argument("--json", action="store_true", help="print the API's JSON answer")
 
-    dlq = commands.add_parser(
+    dlq_parser = commands.add_parser(
         "dlq", help="the dead-letter queue: list or redrive", description="The dead-letter queue."
     )
-    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    dlq_commands = dlq_parser.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
     listing = dlq_commands.add_parser(
         "list",
         parents=after,
@@ -171,8 +171,8 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
     if args.command == "receipts":
         return receipts.show(outputs, args.session_nos, as_json=args.json)
     if args.dlq_command == "list":
-        return dead_letters.list_command(outputs, args.max, json_output=args.json)
-    return dead_letters.redrive_command(outputs, args.max, resend_unknown=args.resend_unknown)
+        return dlq.list_command(outputs, args.max, json_output=args.json)
+    return dlq.redrive_command(outputs, args.max, resend_unknown=args.resend_unknown)
 
 
 def _outputs(args: argparse.Namespace) -> Outputs:

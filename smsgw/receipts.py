@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sms_gateway.contract import mask_phone
-from smsgw import api, table
+from smsgw import gateway_api, table
 from smsgw.errors import FAILED, SETUP_ERROR, CliError
 from smsgw.outputs import Outputs
 
@@ -27,7 +27,7 @@ def show(outputs: Outputs, session_nos: Sequence[str], as_json: bool = False) ->
         raise CliError(
             "give at least one SessionNo (as `smsgw send --via api` printed)", SETUP_ERROR
         )
-    gateway = api.for_outputs(outputs)
+    gateway = gateway_api.for_outputs(outputs)
     sessions: list[dict[str, Any]] = []
     for start in range(0, len(wanted), MAX_PER_CALL):
         answer = gateway.receipts(wanted[start : start + MAX_PER_CALL])

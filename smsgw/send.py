@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from sms_gateway.contract import IDEMPOTENCY_KEY_ATTRIBUTE
-from smsgw import api, aws
+from smsgw import aws, gateway_api
 from smsgw.errors import FAILED
 from smsgw.outputs import QUEUE_URL, TOPIC_ARN, Outputs
 
@@ -69,7 +69,7 @@ def send(outputs: Outputs, message: dict[str, Any], via: str, key: str | None) -
 
 
 def _send_via_api(outputs: Outputs, message: dict[str, Any], key: str | None) -> int:
-    answer = api.for_outputs(outputs).send(message, key)
+    answer = gateway_api.for_outputs(outputs).send(message, key)
     if not answer.ok:
         print(f"the API answered HTTP {answer.status}:", file=sys.stderr)
         print(_as_json(answer.body), file=sys.stderr)

@@ -1,4 +1,7 @@
-"""Builders for handler tests: AWS-shaped events, a Lambda context, the AWS resources."""
+"""Builders for handler tests: AWS-shaped events and the AWS resources.
+
+The Lambda context is `local_gateway.context.LocalContext`, the one the local run uses.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import base64
 import copy
 import json
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -123,20 +125,3 @@ def api_event(
     event["body"] = text
     event["isBase64Encoded"] = base64_body
     return event
-
-
-@dataclass
-class FakeLambdaContext:
-    """The attributes of Lambda's context object that Powertools and the handler read."""
-
-    remaining_ms: int = 60_000
-    function_name: str = "sms-gateway"
-    function_version: str = "$LATEST"
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:sms-gateway"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/sms-gateway"
-    log_stream_name: str = "2026/11/24/[$LATEST]abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms

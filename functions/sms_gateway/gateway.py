@@ -20,10 +20,12 @@ from sms_gateway.gateway_key import GatewayKeySource
 from sms_gateway.idempotency import ChunkLedger, DynamoLedger, NoLedger
 from sms_gateway.message import MAX_IDEMPOTENCY_KEY_LENGTH
 from sms_gateway.message_input import parse_message
-from sms_gateway.sender import RemainingMs, Sender, SendOutcome
+from sms_gateway.provider_answers import SessionReceipts
+from sms_gateway.sender import Sender
 from sms_gateway.settings import Settings
 from sms_gateway.telemetry import Counters, counters, logger
-from sms_gateway.uspeedo_client import SessionReceipts
+from sms_gateway.time_budget import RemainingMs
+from sms_gateway.verdict import SendOutcome
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
@@ -162,12 +164,12 @@ class Gateway:
             _check_key(key)
             outcome = self.sender.send(message, key=key, remaining_ms=remaining_ms)
         except GatewayError as exc:
-            self._count_failure(exc)
+            _report_not_sent(self.telemetry, exc)
             raise
-        self._count_success(outcome)
+        _report_sent(self.telemetry, outcome)
         return outcome
 
-    def deliver(self, delivery: Delivery, remaining_ms: RemainingMs | None = None) -> str:
+    def send_or_park(self, delivery: Delivery, remaining_ms: RemainingMs | None = None) -> str:
         """One message from SQS or SNS: sent, or parked in the dead-letter queue with its
         reason. Raises only what is worth retrying (the queue or Lambda retries it)."""
         try:
@@ -192,21 +194,23 @@ class Gateway:
         """Delivery receipts of earlier sends."""
         return self.sender.receipts(session_nos)
 
-    # --- what the metrics and logs say ---------------------------------------------------
 
-    def _count_success(self, outcome: SendOutcome) -> None:
-        if outcome.replayed:
-            self.telemetry.count("IdempotentReplays")
-        else:
-            self.telemetry.count("MessagesSent")
-            self.telemetry.count("PhonesSent", outcome.phone_count)
-        logger.info("message sent", extra={"result": outcome.as_log_result()})
+def _report_sent(telemetry: Counters, outcome: SendOutcome) -> None:
+    """What the metrics and the log say of a message sent (or replayed)."""
+    if outcome.replayed:
+        telemetry.count("IdempotentReplays")
+    else:
+        telemetry.count("MessagesSent")
+        telemetry.count("PhonesSent", outcome.phone_count)
+    logger.info("message sent", extra={"result": outcome.as_log_result()})
 
-    def _count_failure(self, error: GatewayError) -> None:
-        name = "MessagesRetried" if error.retryable else "MessagesRejected"
-        self.telemetry.count_by(name, "Reason", error.code)
-        log: Callable[..., None] = logger.warning if error.retryable else logger.info
-        log("message not sent", extra={"error_code": error.code, "reason": reason_text(error)})
+
+def _report_not_sent(telemetry: Counters, error: GatewayError) -> None:
+    """What the metrics and the log say of a message not sent, by its reason."""
+    name = "MessagesRetried" if error.retryable else "MessagesRejected"
+    telemetry.count_by(name, "Reason", error.code)
+    log: Callable[..., None] = logger.warning if error.retryable else logger.info
+    log("message not sent", extra={"error_code": error.code, "reason": reason_text(error)})
 
 
 def _check_key(key: str | None) -> None:

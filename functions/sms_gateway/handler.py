@@ -56,7 +56,7 @@ def rest_api() -> APIGatewayRestResolver:
     loads Powertools' event handler."""
     global _api  # one per container, like the gateway
     if _api is None:
-        from sms_gateway.api import build_api
+        from sms_gateway.rest_api import build_api
 
         _api = build_api(gateway)
     return _api
@@ -80,7 +80,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> Any:
         return process_sns(event, context, current)
     if kind is EventKind.API:
         logger.set_correlation_id(_request_id(event))
-        return rest_api().resolve(event, context)  # a malformed event answers 400 (api)
+        return rest_api().resolve(event, context)  # a malformed event answers 400 (rest_api)
     outcome = current.accept(event, remaining_ms=context.get_remaining_time_in_millis)
     return outcome.as_result()
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from sms_gateway.chunks import ChunkOutcome, ChunkRequest
 from sms_gateway.errors import (
     IdempotencyKeyReusedError,
     IdempotencyStoreError,
@@ -24,17 +26,17 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Chunk = dict[str, Any]  # {"key": str, "fingerprint": str, "request": {...}}
-ChunkResult = dict[str, Any]
-REPLAYED: Final = "Replayed"
 # A stable record prefix, independent of where the function lives in the code.
 KEY_PREFIX: Final = "sms-gateway-chunk"
 
+SendChunk = Callable[[ChunkRequest], ChunkOutcome]
+
 
 class ChunkLedger(Protocol):
-    """Runs `deliver(chunk)` at most once per chunk key; replays carry `Replayed: True`."""
+    """Runs `send(chunk)` at most once per chunk key; a replay is the stored outcome,
+    marked `replayed`."""
 
-    def run(self, chunk: Chunk, deliver: Callable[[Chunk], ChunkResult]) -> ChunkResult: ...
+    def run(self, chunk: ChunkRequest, send: SendChunk) -> ChunkOutcome: ...
 
     def register_lambda_context(self, context: LambdaContext) -> None: ...
 
@@ -42,15 +44,15 @@ class ChunkLedger(Protocol):
 class NoLedger:
     """Idempotency off (IDEMPOTENCY_TABLE unset): local use only."""
 
-    def run(self, chunk: Chunk, deliver: Callable[[Chunk], ChunkResult]) -> ChunkResult:
-        return deliver(chunk)
+    def run(self, chunk: ChunkRequest, send: SendChunk) -> ChunkOutcome:
+        return send(chunk)
 
     def register_lambda_context(self, context: LambdaContext) -> None:
         """Nothing to expire."""
 
 
 def _mark_replay(response: Any, idempotent_data: DataRecord) -> Any:
-    return {**response, REPLAYED: True} if isinstance(response, dict) else response
+    return replace(response, replayed=True) if isinstance(response, ChunkOutcome) else response
 
 
 class DynamoLedger:
@@ -65,6 +67,9 @@ class DynamoLedger:
             IdempotencyConfig,
             idempotent_function,
         )
+        from aws_lambda_powertools.utilities.idempotency.serialization.custom_dict import (
+            CustomDictSerializer,
+        )
 
         self.config = IdempotencyConfig(
             event_key_jmespath="key",
@@ -75,33 +80,38 @@ class DynamoLedger:
         )
         self.store = DynamoDBPersistenceLayer(table_name=table_name, boto3_client=boto3_client)
         self._run = idempotent_function(
-            data_keyword_argument="chunk",
+            data_keyword_argument="payload",
             persistence_store=self.store,
             config=self.config,
             key_prefix=KEY_PREFIX,
-        )(_deliver)
+            output_serializer=CustomDictSerializer(
+                to_dict=ChunkOutcome.as_record, from_dict=ChunkOutcome.from_record
+            ),
+        )(_send_once)
 
     def register_lambda_context(self, context: LambdaContext) -> None:
         """In-progress records expire when the invocation would time out (Powertools
         forgets to do this itself only when this call is missing: records stay stuck)."""
         self.config.register_lambda_context(context)
 
-    def run(self, chunk: Chunk, deliver: Callable[[Chunk], ChunkResult]) -> ChunkResult:
+    def run(self, chunk: ChunkRequest, send: SendChunk) -> ChunkOutcome:
         from aws_lambda_powertools.utilities.idempotency.exceptions import (
             IdempotencyAlreadyInProgressError,
             IdempotencyPersistenceLayerError,
             IdempotencyValidationError,
         )
 
-        delivered: list[ChunkResult] = []
+        sent: list[ChunkOutcome] = []
 
-        def deliver_once(chunk: Chunk) -> ChunkResult:
-            result = deliver(chunk)
-            delivered.append(result)
-            return result
+        def send_and_remember(chunk: ChunkRequest) -> ChunkOutcome:
+            outcome = send(chunk)
+            sent.append(outcome)
+            return outcome
 
         try:
-            result: ChunkResult = self._run(chunk=chunk, deliver=deliver_once)
+            outcome: ChunkOutcome = self._run(
+                payload=chunk.idempotency_payload(), chunk=chunk, send=send_and_remember
+            )
         except IdempotencyValidationError:
             raise IdempotencyKeyReusedError() from None
         except IdempotencyAlreadyInProgressError:
@@ -109,17 +119,18 @@ class DynamoLedger:
                 "this message is being sent by another invocation right now"
             ) from None
         except IdempotencyPersistenceLayerError as exc:
-            if delivered:
+            if sent:
                 # The provider was called and answered; only recording that failed
                 # (Powertools' save_success). Raising would have the queue or the caller
                 # retry, and once this chunk's lock expires the retry sends the SMS
                 # again. Answer with what happened instead; the lock stays until it
                 # expires. (Found by tests/reliability: dynamodb-success-write.)
                 logger.warning("chunk sent, but its idempotency record could not be completed")
-                return delivered[0]
+                return sent[0]
             raise IdempotencyStoreError(f"idempotency table unavailable: {exc}") from None
-        return result
+        return outcome
 
 
-def _deliver(*, chunk: Chunk, deliver: Callable[[Chunk], ChunkResult]) -> ChunkResult:
-    return deliver(chunk)
+def _send_once(*, payload: dict[str, str], chunk: ChunkRequest, send: SendChunk) -> ChunkOutcome:
+    # `payload` is what Powertools keys and checks the record by; the call is `send`'s.
+    return send(chunk)

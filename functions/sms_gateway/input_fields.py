@@ -9,6 +9,9 @@ Their validators raise `PydanticCustomError` with our own rule ids (`phone_*`,
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Annotated, Any, Final
 
 from pydantic import (
@@ -56,8 +59,30 @@ _EMOJI = re.compile(
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+# Powertools' parser, which validates the message, takes no validation context: the
+# message's context travels in a context variable instead, set around the call by
+# `validating_with` and read by the validators (`validation_context`). Each thread has its
+# own (records are validated in worker threads).
+_CONTEXT: ContextVar[dict[str, Any] | None] = ContextVar("message_validation", default=None)
+
+
+@contextmanager
+def validating_with(context: dict[str, Any]) -> Iterator[None]:
+    """Make `context` the validation context of what is validated inside."""
+    token = _CONTEXT.set(context)
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+def validation_context(info: ValidationInfo) -> dict[str, Any]:
+    """pydantic's own context when given one, else the one `validating_with` set."""
+    return info.context if isinstance(info.context, dict) else (_CONTEXT.get() or {})
+
+
 def _phone_item(value: Any, info: ValidationInfo) -> str:
-    default_cc = (info.context or {}).get(COUNTRY_CODE_CONTEXT, DEFAULT_COUNTRY_CODE)
+    default_cc = validation_context(info).get(COUNTRY_CODE_CONTEXT, DEFAULT_COUNTRY_CODE)
     try:
         return normalize_phone(value, default_cc)
     except PhoneNumberError as exc:

@@ -121,6 +121,22 @@ class Message:
             for r in self.recipients
         )
 
+    def fields_but_numbers(self) -> dict[str, Any]:
+        """USpeedo's fields other than the numbers, None ones left out (a null field would
+        change the signature): what every chunk of the message repeats."""
+        fields: dict[str, Any] = {"TemplateId": self.template_id}
+        if self.template_params is not None:
+            fields["TemplateParams"] = list(self.template_params)
+        for key, value in (
+            ("SenderId", self.sender_id),
+            ("ExtendCode", self.extend_code),
+            ("UserId", self.user_id),
+            ("AccountId", self.account_id),
+        ):
+            if value is not None:
+                fields[key] = value
+        return fields
+
     def canonical_text(self) -> str:
         """The normalised message as canonical JSON, the input of its fingerprint.
 
@@ -138,17 +154,7 @@ class Message:
             if self.recipients is None
             else {"Recipients": [r.as_json() for r in self.recipients]}
         )
-        canonical = {**numbers, "TemplateId": self.template_id}
-        if self.template_params is not None:
-            canonical["TemplateParams"] = list(self.template_params)
-        for key, value in (
-            ("SenderId", self.sender_id),
-            ("ExtendCode", self.extend_code),
-            ("UserId", self.user_id),
-            ("AccountId", self.account_id),
-        ):
-            if value is not None:
-                canonical[key] = value
+        canonical = {**numbers, **self.fields_but_numbers()}
         return json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def fingerprint(self, key: GatewayKey) -> str:

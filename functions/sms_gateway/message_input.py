@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Final, Literal, cast
 
+from aws_lambda_powertools.utilities.parser import parse
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -47,6 +48,8 @@ from sms_gateway.input_fields import (
     PhoneItem,
     UserIdText,
     cap_count,
+    validating_with,
+    validation_context,
 )
 from sms_gateway.json_input import UnreadableJsonError, check_depth, load_json
 from sms_gateway.message import (
@@ -58,7 +61,11 @@ from sms_gateway.message import (
     Recipient,
 )
 from sms_gateway.phone import validate_country_code
-from sms_gateway.validation_errors import field_error, unreadable_body_error
+from sms_gateway.validation_errors import (
+    body_not_an_object,
+    field_error,
+    unreadable_body_error,
+)
 
 __all__ = ["message_json_schema", "parse_message"]
 
@@ -257,8 +264,8 @@ class _MessageInput(BaseModel):
     @classmethod
     def _check_form(cls, data: Any, info: ValidationInfo) -> Any:
         # Field validation goes on whatever this finds: every broken rule is reported at once.
-        if isinstance(data, dict) and isinstance(info.context, dict):
-            info.context[_FORM_ERRORS] = _form_errors(data)
+        if isinstance(data, dict):
+            validation_context(info)[_FORM_ERRORS] = _form_errors(data)
         return data
 
 
@@ -321,8 +328,12 @@ def parse_message(
         # Refused before pydantic sees it: a nesting bomb would otherwise reach a recursive
         # walk (pydantic's, the signature's, a log line's) as a bare RecursionError.
         raise MessageValidationError([unreadable_body_error(exc)]) from None
+    if not isinstance(body, dict):
+        # Powertools' parser would read a string as JSON text: it is already parsed.
+        raise MessageValidationError([body_not_an_object()]) from None
     try:
-        parsed = _MessageInput.model_validate(body, context=context)
+        with validating_with(context):
+            parsed = parse(event=body, model=_MessageInput)  # Powertools' parser
     except ValidationError as exc:
         errors = [field_error(e) for e in exc.errors(include_url=False, include_input=True)]
     errors = [*cast(list[FieldError], context.get(_FORM_ERRORS, [])), *errors]

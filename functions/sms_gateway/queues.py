@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     from sms_gateway.gateway import Gateway
 
 # One thread per record of a full batch (the event source's batch size is 10): records wait
-# on their chunks, the chunk pool bounds the calls upstream.
+# on their chunks, the chunk pool bounds the calls upstream. Two pools, not one: a record
+# waits on its chunks, so records and chunks sharing one pool could take every thread with
+# waiting records and leave no thread for a chunk. The asyncio processor is Powertools' way
+# of running records concurrently; the gateway's code is synchronous, hence the executor.
 _RECORD_WORKERS: Final = 10
 _records_pool = ThreadPoolExecutor(_RECORD_WORKERS, thread_name_prefix="record")
 
@@ -41,10 +44,10 @@ def process_sqs(event: dict[str, Any], context: LambdaContext, gateway: Gateway)
     processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     async def record_handler(record: SQSRecord) -> str:
-        delivery = from_sqs_record(record.raw_event)
+        delivery = from_sqs_record(record)  # Powertools' record is a Mapping of the event
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            _records_pool, gateway.deliver, delivery, context.get_remaining_time_in_millis
+            _records_pool, gateway.send_or_park, delivery, context.get_remaining_time_in_millis
         )
 
     response = async_process_partial_response(
@@ -57,7 +60,7 @@ def process_sns(event: dict[str, Any], context: LambdaContext, gateway: Gateway)
     """A direct subscription to an existing topic. Raising makes Lambda retry the event and
     then send it to the on-failure destination, so only retryable failures raise."""
     outcomes = [
-        gateway.deliver(from_sns_record(record), context.get_remaining_time_in_millis)
+        gateway.send_or_park(from_sns_record(record), context.get_remaining_time_in_millis)
         for record in event.get("Records", [])
     ]
     return {"Outcomes": outcomes}

@@ -8,6 +8,14 @@ expired idempotency lock plus a half-done call is how duplicate SMS happen).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Final
+
+from sms_gateway.errors import OutOfTimeError
+
+# The time left in the invocation, in milliseconds (the Lambda context's, or the API's).
+RemainingMs = Callable[[], int]
+
 # Connecting is quick when the provider is up; a slow connect means trouble, and nothing
 # has been sent yet, so it is safe to try again.
 CONNECT_TIMEOUT_S = 3.0
@@ -38,3 +46,17 @@ def worst_case_call_s() -> float:
 def visibility_timeout_s() -> int:
     """The SQS queue's visibility timeout for the function timeout above."""
     return VISIBILITY_TIMEOUT_FACTOR * FUNCTION_TIMEOUT_S
+
+
+# Keep this much of the invocation in hand after the last call could end, for writing the
+# idempotency record and answering.
+SAFETY_MARGIN_MS: Final = 2_000
+
+
+def ensure_time_for_a_call(remaining_ms: RemainingMs | None) -> None:
+    """Refuse (`OutOfTimeError`, retried) to start a provider call that the invocation may
+    not live to finish."""
+    if remaining_ms is None:
+        return
+    if remaining_ms() < worst_case_call_s() * 1000 + SAFETY_MARGIN_MS:
+        raise OutOfTimeError("too little time left in this invocation for a provider call")

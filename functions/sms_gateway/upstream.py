@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from sms_gateway.errors import FailedNumber
 from sms_gateway.message import MAX_NUMBERS_PER_CALL, Message, Recipient
-from sms_gateway.uspeedo_client import BatchResult
+from sms_gateway.provider_answers import BatchResult
 
 __all__ = [
     "NO_REASON",
@@ -57,7 +57,7 @@ def send_requests(
         raise ValueError("max_numbers must be at least 1")
     if message.recipients is not None:
         raise ValueError("a message with Recipients goes upstream as SendBatchUSMSMessage")
-    rest = _fields_but_numbers(message)
+    rest = message.fields_but_numbers()
     if message.sender_id is None and sender_id is not None:
         rest["SenderId"] = sender_id
     numbers = message.phone_numbers
@@ -65,22 +65,6 @@ def send_requests(
         {"PhoneNumbers": list(numbers[start : start + max_numbers]), **rest}
         for start in range(0, len(numbers), max_numbers)
     ]
-
-
-def _fields_but_numbers(message: Message) -> dict[str, Any]:
-    """The SendUSMSMessage fields other than PhoneNumbers, None ones left out."""
-    fields: dict[str, Any] = {"TemplateId": message.template_id}
-    if message.template_params is not None:
-        fields["TemplateParams"] = list(message.template_params)
-    for key, value in (
-        ("SenderId", message.sender_id),
-        ("ExtendCode", message.extend_code),
-        ("UserId", message.user_id),
-        ("AccountId", message.account_id),
-    ):
-        if value is not None:
-            fields[key] = value
-    return fields
 
 
 # --- SendBatchUSMSMessage --------------------------------------------------------------------

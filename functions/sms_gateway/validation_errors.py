@@ -153,3 +153,9 @@ def _unknown_field_message(name: str, allowed: tuple[str, ...]) -> str:
     guess = folded[key] if key in folded else folded[close[0]] if close else None
     hint = f" (did you mean {guess}?)" if guess else ""
     return f"unknown field{hint}; allowed fields are {', '.join(allowed)}"
+
+
+def body_not_an_object() -> FieldError:
+    """The error of a body that is JSON, but not an object."""
+    rule, message = _BUILTIN["model_type"]
+    return FieldError(ROOT, rule, message)

@@ -25,9 +25,9 @@ from typing import Any, Final
 from infra.queue_settings import BATCH_SIZE
 from local_gateway.pump import to_lambda_record
 from sms_gateway import handler, time_budget
-from sms_gateway.api import API_GATEWAY_TIMEOUT_S, DEFAULT_RETRY_AFTER_S
 from sms_gateway.contract import IDEMPOTENCY_KEY_HEADER
 from sms_gateway.errors import GatewayError, UnknownOutcomeError
+from sms_gateway.rest_api import API_GATEWAY_TIMEOUT_S, DEFAULT_RETRY_AFTER_S
 from tests.harness import api_event, sns_event
 from tests.reliability.invariants import Seen
 from tests.reliability.world import Cell, InvocationContext, World

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
+from sms_gateway.chunk_calls import ChunkCalls
+from sms_gateway.chunks import ChunkOutcome, ChunkRequest
 from sms_gateway.dead_letter import DeadLetterQueue
 from sms_gateway.errors import GatewayError
 from sms_gateway.gateway import SENT as DELIVERED
 from sms_gateway.gateway import Gateway
-from sms_gateway.idempotency import Chunk, ChunkResult, DynamoLedger
-from sms_gateway.sender import Sender
+from sms_gateway.idempotency import DynamoLedger, SendChunk
 from tests.reliability.invariants import (
     PARKED,
     REDRIVEN,
@@ -103,10 +104,8 @@ def _scenario(name: str) -> Scenario:
     return next(s for s in SCENARIOS if s.id == name)
 
 
-def _forgetful_ledger(
-    self: DynamoLedger, chunk: Chunk, deliver: Callable[[Chunk], ChunkResult]
-) -> ChunkResult:
-    return deliver(chunk)  # idempotency off
+def _forgetful_ledger(self: DynamoLedger, chunk: ChunkRequest, send: SendChunk) -> ChunkOutcome:
+    return send(chunk)  # idempotency off
 
 
 def _swallow_retryable(self: Gateway, delivery: Any, remaining_ms: Any = None) -> str:
@@ -132,7 +131,7 @@ def _park_without_reason(
     [
         (DynamoLedger, ("run", _forgetful_ledger), "duplicate-delivery", "sns", "sent 2 times"),
         (DynamoLedger, ("run", _forgetful_ledger), "late-answer", "api", "sent"),
-        (Gateway, ("deliver", _swallow_retryable), "http-503", "sqs", "lost"),
+        (Gateway, ("send_or_park", _swallow_retryable), "http-503", "sqs", "lost"),
         (
             DeadLetterQueue,
             ("park", _park_without_reason),
@@ -162,13 +161,13 @@ def test_a_broken_gateway_fails_the_matrix(
 def test_a_gateway_that_logs_a_request_fails_the_leak_check(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = Sender._deliver
+    original = ChunkCalls.send
 
-    def leaky(self: Sender, chunk: Chunk, remaining_ms: Any) -> ChunkResult:
-        logging.getLogger("sms_gateway.sender").debug("sending %s", chunk["request"])
+    def leaky(self: ChunkCalls, chunk: ChunkRequest, remaining_ms: Any = None) -> ChunkOutcome:
+        logging.getLogger("sms_gateway.sender").debug("sending %s", chunk.body)
         return original(self, chunk, remaining_ms)
 
-    monkeypatch.setattr(Sender, "_deliver", leaky)
+    monkeypatch.setattr(ChunkCalls, "send", leaky)
     mark = world.logs.mark()
     try:
         with pytest.raises(AssertionError, match="personal or secret values reached the logs"):

@@ -25,14 +25,16 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters.base import ExpirableValue
 
 from infra.queue_settings import MAX_RECEIVE_COUNT
+from local_gateway.context import LocalContext
 from local_gateway.resources import create_idempotency_table
 from sms_gateway import handler, telemetry, time_budget
+from sms_gateway.chunks import ChunkOutcome, ChunkRequest
 from sms_gateway.gateway import AwsClients, Gateway
-from sms_gateway.idempotency import REPLAYED, Chunk, ChunkResult, DynamoLedger
+from sms_gateway.idempotency import DynamoLedger, SendChunk
 from sms_gateway.settings import Settings
 from sms_gateway.uspeedo_client import Credentials, Timeouts, UspeedoClient, new_pool
 from tests.conftest import SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCOUNT_ID, SANDBOX_SECRET
-from tests.harness import FakeLambdaContext, drain_queue
+from tests.harness import drain_queue
 from uspeedo_sandbox import Sandbox
 
 # Read timeouts. Where the timeout is the fault (a hang, a late answer), a short one keeps
@@ -49,7 +51,7 @@ STALE_SECRET: Final = "stale-secret"
 
 
 @dataclass
-class InvocationContext(FakeLambdaContext):
+class InvocationContext(LocalContext):
     """Lambda's context on a virtual clock: time in the invocation passes when a fault says
     so (`spend`: a slow Secrets Manager costs seconds that the test does not wait for)."""
 
@@ -359,9 +361,9 @@ class _CountingLedger(DynamoLedger):
         super().__init__(*args, **kwargs)
         self._cell = cell
 
-    def run(self, chunk: Chunk, deliver: Callable[[Chunk], ChunkResult]) -> ChunkResult:
-        result = super().run(chunk, deliver)
-        if result.get(REPLAYED):
+    def run(self, chunk: ChunkRequest, send: SendChunk) -> ChunkOutcome:
+        result = super().run(chunk, send)
+        if result.replayed:
             self._cell.replayed()
         return result
 

@@ -15,13 +15,14 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
+from local_gateway.context import LocalContext
 from local_gateway.resources import create_idempotency_table
 from sms_gateway import handler, telemetry
 from sms_gateway.gateway import AwsClients, Gateway
 from sms_gateway.settings import Settings
 from sms_gateway.uspeedo_client import Credentials, Timeouts, UspeedoClient, new_pool
 from tests.conftest import SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCOUNT_ID, SANDBOX_SECRET
-from tests.harness import FakeLambdaContext, drain_queue
+from tests.harness import drain_queue
 from uspeedo_sandbox import Sandbox
 
 TABLE = "sms-gateway-idempotency"
@@ -142,8 +143,8 @@ def assert_nothing_personal_in(text: str, sandbox: Sandbox) -> None:
 
 
 @pytest.fixture
-def context() -> FakeLambdaContext:
-    return FakeLambdaContext()
+def context() -> LocalContext:
+    return LocalContext()
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from sms_gateway.contract import MESSAGE_FIELDS
-from smsgw import aws, dead_letters
+from smsgw import aws, dlq
 from smsgw.cli import main
-from smsgw.dead_letters import DeadLetter, Redrive, summarise
+from smsgw.dlq import DeadLetter, Redrive, summarise
 from smsgw.errors import CliError
 from smsgw.progress import Progress
 from tests.unit.test_cli_harness import NATIONAL_PARTS, NUMBERS, Stack, moto_stack, write_outputs
@@ -342,7 +342,7 @@ def test_redrive_sends_before_it_deletes_and_stops_on_a_refusal() -> None:
 
 
 def test_redrive_splits_batches_that_would_be_too_large() -> None:
-    big = "x" * (dead_letters.BATCH_BYTES // 3)
+    big = "x" * (dlq.BATCH_BYTES // 3)
     sqs = FakeSqs([f"{i}{big}" for i in range(5)])
     mover = Redrive(sqs, "dlq", "queue", Progress("redriving", 5, io.StringIO(), tty=False))
 
@@ -396,7 +396,7 @@ class CyclingSqs:
 def test_peek_stops_when_the_queue_comes_round_again() -> None:
     sqs = CyclingSqs(3)
 
-    found = dead_letters.peek(sqs, "dlq")
+    found = dlq.peek(sqs, "dlq")
 
     assert [m.message_id for m in found] == ["m0", "m1", "m2"]
     assert sqs.receives == 2

@@ -17,7 +17,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from smsgw import dead_letters
+from smsgw import dlq
 from tests.harness import drain_queue
 
 API_KEY = "test-api-key-value-0123456789"
@@ -130,7 +130,7 @@ def moto_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """A stack in moto for one test. SQS long polls are cut to nothing: moto waits the
     whole WaitTimeSeconds on an empty queue, and every command ends on one."""
     fake_aws_environment(monkeypatch)
-    monkeypatch.setattr(dead_letters, "WAIT_S", 0)
+    monkeypatch.setattr(dlq, "WAIT_S", 0)
     with mock_aws():
         yield create_stack(boto3.client("sqs"), boto3.client("sns"))
 

@@ -8,13 +8,14 @@ from typing import Any
 import jsonschema
 import pytest
 
+from local_gateway.context import LocalContext
 from sms_gateway.gateway import Gateway
 from sms_gateway.handler import lambda_handler
-from tests.harness import FakeLambdaContext, api_event, load_event, message
+from tests.harness import api_event, load_event, message
 from uspeedo_sandbox import Fault, Sandbox
 
 
-def _call(context: FakeLambdaContext, **kwargs: Any) -> tuple[int, dict[str, str], Any]:
+def _call(context: LocalContext, **kwargs: Any) -> tuple[int, dict[str, str], Any]:
     answer = lambda_handler(api_event(**kwargs), context)
     body = json.loads(answer["body"]) if answer.get("body") else None
     headers = {k.lower(): v for k, v in (answer.get("headers") or {}).items()}
@@ -24,7 +25,7 @@ def _call(context: FakeLambdaContext, **kwargs: Any) -> tuple[int, dict[str, str
 
 
 def test_post_sends_and_answers_200(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     status, _, body = _call(context, body=message("+8613800138000"))
 
@@ -33,7 +34,7 @@ def test_post_sends_and_answers_200(
 
 
 def test_invalid_message_is_400_naming_each_field(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     bad = {"PhoneNumbers": ["+8613800138000", "12"], "TemplateId": "", "Sender": "x"}
 
@@ -48,7 +49,7 @@ def test_invalid_message_is_400_naming_each_field(
     assert sandbox.requests == []
 
 
-def test_body_that_is_not_json_is_400(gateway: Gateway, context: FakeLambdaContext) -> None:
+def test_body_that_is_not_json_is_400(gateway: Gateway, context: LocalContext) -> None:
     status, _, body = _call(context, body="PhoneNumbers=1")
 
     assert status == 400
@@ -56,7 +57,7 @@ def test_body_that_is_not_json_is_400(gateway: Gateway, context: FakeLambdaConte
 
 
 def test_idempotency_header_replays_and_409_on_reuse(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     headers = {"Idempotency-Key": "signup-9"}
     first = _call(context, body=message("+8613800138000"), headers=headers)
@@ -71,7 +72,7 @@ def test_idempotency_header_replays_and_409_on_reuse(
 
 
 def test_idempotency_header_over_128_characters_is_400(
-    gateway: Gateway, context: FakeLambdaContext
+    gateway: Gateway, context: LocalContext
 ) -> None:
     status, _, body = _call(context, body=message(), headers={"Idempotency-Key": "k" * 129})
 
@@ -80,7 +81,7 @@ def test_idempotency_header_over_128_characters_is_400(
 
 
 def test_provider_refusal_is_422_with_the_retcode(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     sandbox.set_fault(Fault(kind="retcode", ret_code=18023))
 
@@ -107,7 +108,7 @@ def test_provider_refusal_is_422_with_the_retcode(
 def test_transient_and_unknown_outcomes_are_502_503_with_retry_after(
     gateway: Gateway,
     sandbox: Sandbox,
-    context: FakeLambdaContext,
+    context: LocalContext,
     fault: Fault,
     status: int,
     code: str,
@@ -125,7 +126,7 @@ def test_transient_and_unknown_outcomes_are_502_503_with_retry_after(
 
 
 def test_receipts_for_comma_separated_session_nos(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     first = _call(context, body=message("+8613800138000"))[2]["SessionNos"][0]
     second = _call(context, body=message("+8613800138001", "+8613800138002"))[2]["SessionNos"][0]
@@ -139,7 +140,7 @@ def test_receipts_for_comma_separated_session_nos(
     assert by_id[first]["ReceiptSet"][0]["ReceiptResult"] == "Success"
 
 
-def test_more_than_100_session_nos_is_400(gateway: Gateway, context: FakeLambdaContext) -> None:
+def test_more_than_100_session_nos_is_400(gateway: Gateway, context: LocalContext) -> None:
     wanted = ",".join(f"s{i}" for i in range(101))
 
     status, _, body = _call(context, method="GET", path=f"/messages/{wanted}")
@@ -159,7 +160,7 @@ def test_more_than_100_session_nos_is_400(gateway: Gateway, context: FakeLambdaC
     ],
 )
 def test_unknown_routes_and_methods_are_404_405_never_500(
-    gateway: Gateway, context: FakeLambdaContext, method: str, path: str, status: int
+    gateway: Gateway, context: LocalContext, method: str, path: str, status: int
 ) -> None:
     got, headers, body = _call(context, method=method, path=path, body=None)
 
@@ -170,7 +171,7 @@ def test_unknown_routes_and_methods_are_404_405_never_500(
 
 
 def test_openapi_description_is_served_and_its_schema_judges_messages(
-    gateway: Gateway, context: FakeLambdaContext
+    gateway: Gateway, context: LocalContext
 ) -> None:
     status, _, document = _call(context, method="GET", path="/openapi.json", body=None)
 
@@ -195,7 +196,7 @@ _REQUIRED_PARTS = {"requestContext", "httpMethod", "path"}
 _BAD_MESSAGE = {"PhoneNumbers": ["+8613800138000"], "TemplateId": ""}
 
 
-def _answer(context: FakeLambdaContext, event: dict[str, Any]) -> tuple[int, Any]:
+def _answer(context: LocalContext, event: dict[str, Any]) -> tuple[int, Any]:
     answer = lambda_handler(event, context)
     return int(answer["statusCode"]), json.loads(answer["body"])
 
@@ -203,7 +204,7 @@ def _answer(context: FakeLambdaContext, event: dict[str, Any]) -> tuple[int, Any
 @pytest.mark.parametrize("change", ["null", "removed"])
 @pytest.mark.parametrize("key", _REST_KEYS)
 def test_a_rest_event_missing_a_part_answers_an_error_never_500(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, key: str, change: str
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext, key: str, change: str
 ) -> None:
     event = api_event(body=_BAD_MESSAGE)
     if change == "null":
@@ -224,7 +225,7 @@ def test_a_rest_event_missing_a_part_answers_an_error_never_500(
 @pytest.mark.parametrize("change", ["null", "removed"])
 @pytest.mark.parametrize("key", _CONTEXT_KEYS)
 def test_a_rest_event_missing_a_request_context_part_is_judged_as_usual(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, key: str, change: str
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext, key: str, change: str
 ) -> None:
     event = api_event(body=_BAD_MESSAGE)
     if change == "null":
@@ -261,7 +262,7 @@ def test_a_rest_event_missing_a_request_context_part_is_judged_as_usual(
     ],
 )
 def test_a_rest_event_with_a_part_of_the_wrong_type_answers_400(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, key: str, value: Any
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext, key: str, value: Any
 ) -> None:
     event = api_event(body=message())
     event[key] = value
@@ -275,7 +276,7 @@ def test_a_rest_event_with_a_part_of_the_wrong_type_answers_400(
 
 
 def test_a_console_test_event_without_headers_is_sent(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     # API Gateway's console test sends `headers` and `multiValueHeaders` as null.
     event = api_event(body=message())

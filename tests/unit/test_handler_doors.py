@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from local_gateway.context import LocalContext
 from sms_gateway.gateway import Gateway
 from sms_gateway.handler import lambda_handler
 from tests.harness import (
-    FakeLambdaContext,
     api_event,
     load_event,
     sns_envelope,
@@ -28,7 +28,7 @@ SEED_CURL_BODY = {
 
 
 def test_sqs_fixture_is_sent_and_nothing_reported(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     answer = lambda_handler(load_event("sqsEvent"), context)
 
@@ -39,7 +39,7 @@ def test_sqs_fixture_is_sent_and_nothing_reported(
 
 
 def test_sns_enveloped_sqs_fixture_is_unwrapped_and_sent(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     answer = lambda_handler(load_event("snsSqsEvent"), context)
 
@@ -48,9 +48,7 @@ def test_sns_enveloped_sqs_fixture_is_unwrapped_and_sent(
     assert sent.body["PhoneNumbers"] == ["(86)13900139000"]
 
 
-def test_sns_fixture_is_sent(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
-) -> None:
+def test_sns_fixture_is_sent(gateway: Gateway, sandbox: Sandbox, context: LocalContext) -> None:
     answer = lambda_handler(load_event("snsEvent"), context)
 
     assert answer == {"Outcomes": ["sent"]}
@@ -60,7 +58,7 @@ def test_sns_fixture_is_sent(
 
 
 def test_api_fixture_is_sent_and_answers_the_result(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     answer = lambda_handler(load_event("apiGatewayProxyEvent"), context)
 
@@ -75,7 +73,7 @@ def test_api_fixture_is_sent_and_answers_the_result(
     }
 
 
-def test_api_base64_body(gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext) -> None:
+def test_api_base64_body(gateway: Gateway, sandbox: Sandbox, context: LocalContext) -> None:
     event = api_event(body={"PhoneNumbers": ["+14155550100"], "TemplateId": "T1"}, base64_body=True)
 
     answer = lambda_handler(event, context)
@@ -85,7 +83,7 @@ def test_api_base64_body(gateway: Gateway, sandbox: Sandbox, context: FakeLambda
 
 
 def test_seed_curl_body_as_a_direct_invoke(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     result = lambda_handler(SEED_CURL_BODY, context)
 
@@ -108,7 +106,7 @@ def test_seed_curl_body_as_a_direct_invoke(
 
 
 def test_a_ten_record_batch_is_sent_concurrently(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     # Each call takes 0.3 s: ten in a row would take 3 s, ten at once about 0.3 s. The
     # figure is the sandbox's count of calls in flight, not a clock.
@@ -125,7 +123,7 @@ def test_a_ten_record_batch_is_sent_concurrently(
 
 
 def test_sns_envelope_with_idempotency_attribute(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     body = sns_envelope(
         {"PhoneNumbers": ["+8613800138000"], "TemplateId": "T1"}, IdempotencyKey="k-1"

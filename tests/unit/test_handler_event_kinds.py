@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 
+from local_gateway.context import LocalContext
 from sms_gateway import handler
 from sms_gateway.errors import MessageValidationError, UnsupportedEventError
 from sms_gateway.event_kinds import EventKind, kind_of
 from sms_gateway.gateway import Gateway
 from sms_gateway.handler import lambda_handler
 from sms_gateway.message import MESSAGE_FIELDS
-from tests.harness import EVENTS, FakeLambdaContext, api_event, load_event, message
+from tests.harness import EVENTS, api_event, load_event, message
 from tests.unit.conftest import Aws, log_lines
 from uspeedo_sandbox import Sandbox
 
@@ -79,7 +80,7 @@ def test_a_foreign_event_is_refused_by_name_counted_and_logged(
     gateway: Gateway,
     sandbox: Sandbox,
     aws: Aws,
-    context: FakeLambdaContext,
+    context: LocalContext,
     logs: io.StringIO,
     capsys: pytest.CaptureFixture[str],
     name: str,
@@ -116,7 +117,7 @@ def test_a_foreign_event_is_refused_by_name_counted_and_logged(
 
 
 def test_a_foreign_event_is_refused_without_building_the_gateway(
-    monkeypatch: pytest.MonkeyPatch, context: FakeLambdaContext
+    monkeypatch: pytest.MonkeyPatch, context: LocalContext
 ) -> None:
     # No environment, no gateway: building one would fail with a configuration error.
     monkeypatch.delenv("USPEEDO_SECRET_ID", raising=False)
@@ -136,7 +137,7 @@ def test_a_foreign_event_is_refused_without_building_the_gateway(
     ids=["unknown-keys", "records-of-another-source", "empty-records"],
 )
 def test_a_dict_naming_no_message_field_is_an_unrecognised_event(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, event: dict[str, Any]
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext, event: dict[str, Any]
 ) -> None:
     with pytest.raises(UnsupportedEventError) as refused:
         lambda_handler(event, context)
@@ -216,7 +217,7 @@ def test_every_kind_has_a_description_and_only_the_doors_are_supported() -> None
 
 
 def test_a_typod_message_still_gets_the_models_did_you_mean(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     with pytest.raises(MessageValidationError) as refused:
         lambda_handler({"phoneNumbers": ["+8613800138000"], "templateId": "x"}, context)
@@ -229,7 +230,7 @@ def test_a_typod_message_still_gets_the_models_did_you_mean(
 
 
 def test_an_empty_event_still_gets_the_models_required_fields(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     with pytest.raises(MessageValidationError) as refused:
         lambda_handler({}, context)
@@ -242,7 +243,7 @@ def test_an_empty_event_still_gets_the_models_required_fields(
 
 @pytest.mark.parametrize("event", [[message()], "PhoneNumbers", 42], ids=["list", "str", "int"])
 def test_an_event_that_is_not_an_object_is_judged_by_the_model(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, event: Any
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext, event: Any
 ) -> None:
     with pytest.raises(MessageValidationError) as refused:
         lambda_handler(event, context)

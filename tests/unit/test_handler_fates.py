@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from local_gateway.context import LocalContext
 from sms_gateway.dead_letter import MAX_MESSAGE_BYTES
 from sms_gateway.errors import (
     CredentialsError,
@@ -22,7 +23,7 @@ from sms_gateway.errors import (
 from sms_gateway.gateway import Gateway
 from sms_gateway.handler import lambda_handler
 from tests.conftest import SANDBOX_ACCOUNT_ID, SANDBOX_SECRET
-from tests.harness import FakeLambdaContext, message, sns_envelope, sns_event, sqs_event, sqs_record
+from tests.harness import message, sns_envelope, sns_event, sqs_event, sqs_record
 from tests.unit.conftest import Aws
 from uspeedo_sandbox import Fault, Sandbox
 
@@ -42,7 +43,7 @@ def _failures(answer: dict[str, Any]) -> list[str]:
 
 
 def test_mixed_batch_reports_only_the_transient_record_and_parks_the_rest(
-    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: LocalContext
 ) -> None:
     sandbox.add_fault(Fault(kind="status", status=503, template_id=FLAKY))
     sandbox.add_fault(Fault(kind="retcode", ret_code=18017, template_id=REFUSED))
@@ -71,7 +72,7 @@ def test_mixed_batch_reports_only_the_transient_record_and_parks_the_rest(
 
 
 def test_parked_message_keeps_the_producers_attributes(
-    gateway: Gateway, aws: Aws, context: FakeLambdaContext
+    gateway: Gateway, aws: Aws, context: LocalContext
 ) -> None:
     record = sqs_record(
         message(SenderId="FAR-TOO-LONG-SENDER"), IdempotencyKey="order-7", Tenant="acme"
@@ -85,7 +86,7 @@ def test_parked_message_keeps_the_producers_attributes(
 
 
 def test_a_batch_that_fails_entirely_reports_every_record_without_raising(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     sandbox.set_fault(Fault(kind="status", status=503))
     records = [sqs_record(message(n)) for n in _numbers(3)]
@@ -99,7 +100,7 @@ def test_a_batch_that_fails_entirely_reports_every_record_without_raising(
 
 
 def test_duplicate_delivery_sends_once_and_replays(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     body = message("+8613800138000")
 
@@ -112,7 +113,7 @@ def test_duplicate_delivery_sends_once_and_replays(
 
 
 def test_same_message_through_two_doors_is_sent_once(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     body = message("+8613800138000")
 
@@ -123,7 +124,7 @@ def test_same_message_through_two_doors_is_sent_once(
 
 
 def test_explicit_key_reused_with_another_message_is_refused(
-    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: LocalContext
 ) -> None:
     lambda_handler(message("+8613800138000", IdempotencyKey="order-1"), context)
 
@@ -139,7 +140,7 @@ def test_explicit_key_reused_with_another_message_is_refused(
 
 
 def test_the_attribute_key_dedupes_messages_written_differently(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     lambda_handler(sqs_event(sqs_record(message("+8613800138000"), IdempotencyKey="k")), context)
     lambda_handler(sqs_event(sqs_record(message("(86)138 0013 8000"), IdempotencyKey="k")), context)
@@ -148,7 +149,7 @@ def test_the_attribute_key_dedupes_messages_written_differently(
 
 
 def test_a_partial_success_is_retried_without_resending_what_went_out(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     numbers = _numbers(2_500)
     sandbox.set_fault(Fault(kind="status", status=503, count=1))
@@ -168,7 +169,7 @@ def test_a_partial_success_is_retried_without_resending_what_went_out(
 
 
 def test_the_result_of_a_retried_chunked_message_names_every_session(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     sandbox.set_fault(Fault(kind="status", status=503, count=1))
     body = message(*_numbers(2_500), IdempotencyKey="big-1")
@@ -186,7 +187,7 @@ def test_the_result_of_a_retried_chunked_message_names_every_session(
 
 
 def test_credentials_refused_refetch_the_secret_once_then_use_the_rotated_one(
-    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: LocalContext
 ) -> None:
     aws.put_secret("stale-secret")
     fetches: list[str] = []
@@ -207,7 +208,7 @@ def test_credentials_refused_refetch_the_secret_once_then_use_the_rotated_one(
 
 
 def test_a_message_naming_an_account_the_provider_refuses_is_parked_not_retried(
-    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: LocalContext
 ) -> None:
     record = sqs_record(message("+8613800138000", AccountId=SANDBOX_ACCOUNT_ID + 1))
 
@@ -222,7 +223,7 @@ def test_a_message_naming_an_account_the_provider_refuses_is_parked_not_retried(
 
 
 def test_the_secrets_own_account_refused_is_retried_as_credentials(
-    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: LocalContext
 ) -> None:
     # The message names the secret's account: an account problem is ours, not the message's.
     sandbox.set_fault(Fault(kind="retcode", ret_code=172))
@@ -235,7 +236,7 @@ def test_the_secrets_own_account_refused_is_retried_as_credentials(
 
 
 def test_unknown_outcome_is_parked_and_never_resent_within_the_window(
-    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: LocalContext
 ) -> None:
     sandbox.set_fault(Fault(kind="drop", count=1))
     record = sqs_record(message("+8613800138000"))
@@ -250,7 +251,7 @@ def test_unknown_outcome_is_parked_and_never_resent_within_the_window(
 
 
 def test_direct_invoke_raises_typed_errors(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     with pytest.raises(MessageValidationError) as invalid:
         lambda_handler({"PhoneNumbers": ["+8613800138000"]}, context)
@@ -268,13 +269,13 @@ def test_direct_invoke_raises_typed_errors(
 
 def test_no_call_is_started_without_time_to_finish_it(gateway: Gateway, sandbox: Sandbox) -> None:
     with pytest.raises(OutOfTimeError):
-        lambda_handler(message("+8613800138000"), FakeLambdaContext(remaining_ms=5_000))
+        lambda_handler(message("+8613800138000"), LocalContext(remaining_ms=5_000))
 
     assert sandbox.requests == []
 
 
 def test_sns_parks_what_cannot_be_sent_and_raises_only_what_to_retry(
-    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: LocalContext
 ) -> None:
     assert lambda_handler(sns_event("not json"), context) == {"Outcomes": ["parked"]}
     [parked] = aws.dead_letters()
@@ -286,7 +287,7 @@ def test_sns_parks_what_cannot_be_sent_and_raises_only_what_to_retry(
 
 
 def test_parked_body_is_the_delivered_body_unchanged(
-    gateway: Gateway, aws: Aws, context: FakeLambdaContext
+    gateway: Gateway, aws: Aws, context: LocalContext
 ) -> None:
     envelope = sns_envelope(json.dumps({"PhoneNumbers": []}))
 
@@ -325,7 +326,7 @@ def _body_of(size: int) -> str:
     return json.dumps({**message("+8613800138000"), "Padding": "x" * (size - len(skeleton))})
 
 
-def _park_near_the_limit(aws: Aws, context: FakeLambdaContext, spare: int) -> dict[str, Any]:
+def _park_near_the_limit(aws: Aws, context: LocalContext, spare: int) -> dict[str, Any]:
     """Park an invalid message `spare` bytes short of the limit; what was parked."""
     body = _body_of(MAX_MESSAGE_BYTES - spare)
     record = sqs_record(body, IdempotencyKey="order-7", Tenant="acme")
@@ -347,7 +348,7 @@ def _sizes(attributes: dict[str, str]) -> dict[str, int]:
 
 
 def test_a_message_near_the_size_limit_is_parked_with_its_reason(
-    gateway: Gateway, aws: Aws, context: FakeLambdaContext
+    gateway: Gateway, aws: Aws, context: LocalContext
 ) -> None:
     _enforce_sqs_size_limit(aws)
     full = _park_near_the_limit(aws, context, spare=10_000)

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from local_gateway.context import LocalContext
 from sms_gateway.errors import MessageValidationError, UnknownOutcomeError
 from sms_gateway.gateway import Gateway
 from sms_gateway.handler import lambda_handler
 from sms_gateway.json_input import MAX_DEPTH
 from tests.harness import (
-    FakeLambdaContext,
     api_event,
     message,
     sns_envelope,
@@ -40,7 +40,7 @@ def _parked_codes(aws: Aws) -> list[tuple[str, str]]:
     return [(m["Attributes"]["ErrorCode"], m["Body"]) for m in aws.dead_letters()]
 
 
-def _api(event: dict[str, Any], context: FakeLambdaContext) -> tuple[int, dict[str, Any]]:
+def _api(event: dict[str, Any], context: LocalContext) -> tuple[int, dict[str, Any]]:
     answer = lambda_handler(event, context)
     return answer["statusCode"], json.loads(answer["body"])
 
@@ -58,7 +58,7 @@ def test_a_deep_body_from_the_queue_is_parked_as_invalid_and_not_retried(
     gateway: Gateway,
     aws: Aws,
     sandbox: Sandbox,
-    context: FakeLambdaContext,
+    context: LocalContext,
     body: str,
     door: str,
 ) -> None:
@@ -72,7 +72,7 @@ def test_a_deep_body_from_the_queue_is_parked_as_invalid_and_not_retried(
 
 
 def test_an_sns_envelope_that_is_itself_a_bomb_is_parked(
-    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: LocalContext
 ) -> None:
     # Not recognisable as an envelope: parked whole, as an unreadable message.
     record = sqs_record(BOMB)
@@ -82,7 +82,7 @@ def test_an_sns_envelope_that_is_itself_a_bomb_is_parked(
 
 
 def test_a_deep_body_from_sns_is_parked_and_nothing_escapes(
-    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: LocalContext
 ) -> None:
     answer = lambda_handler(sns_event(_nested_message(BOMB_DEPTH)), context)
 
@@ -92,7 +92,7 @@ def test_a_deep_body_from_sns_is_parked_and_nothing_escapes(
 
 
 def test_the_dead_letter_reason_names_the_rule(
-    gateway: Gateway, aws: Aws, context: FakeLambdaContext
+    gateway: Gateway, aws: Aws, context: LocalContext
 ) -> None:
     lambda_handler(sqs_event(sqs_record(BOMB)), context)
 
@@ -103,7 +103,7 @@ def test_the_dead_letter_reason_names_the_rule(
 
 
 def test_a_deep_api_body_answers_400_naming_the_rule(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     status, body = _api(api_event(body=_nested_message(BOMB_DEPTH)), context)
 
@@ -114,7 +114,7 @@ def test_a_deep_api_body_answers_400_naming_the_rule(
 
 
 def test_a_deep_direct_invoke_raises_the_validation_error(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     deep: Any = []
     for _ in range(MAX_DEPTH + 5):
@@ -129,7 +129,7 @@ def test_a_deep_direct_invoke_raises_the_validation_error(
 
 
 def test_a_body_at_the_depth_limit_is_judged_by_its_fields(
-    gateway: Gateway, context: FakeLambdaContext
+    gateway: Gateway, context: LocalContext
 ) -> None:
     # The bound refuses only what is deeper: at the limit, the model names the field.
     with pytest.raises(MessageValidationError) as raised:
@@ -142,7 +142,7 @@ def test_a_body_at_the_depth_limit_is_judged_by_its_fields(
 
 
 def test_a_bomb_from_the_provider_via_sqs_is_parked_once_and_never_resent(
-    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, aws: Aws, sandbox: Sandbox, context: LocalContext
 ) -> None:
     sandbox.set_fault(Fault(kind="nested"))
     record = sqs_record(message("+8613800138000"))
@@ -156,7 +156,7 @@ def test_a_bomb_from_the_provider_via_sqs_is_parked_once_and_never_resent(
 
 
 def test_a_bomb_from_the_provider_via_the_api_is_an_unknown_outcome_sent_once(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     sandbox.set_fault(Fault(kind="nested"))
     event = api_event(body=message("+8613800138000"), headers={"Idempotency-Key": "bomb-1"})
@@ -169,7 +169,7 @@ def test_a_bomb_from_the_provider_via_the_api_is_an_unknown_outcome_sent_once(
 
 
 def test_a_bomb_from_the_provider_on_direct_invoke_raises_unknown_outcome(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     sandbox.set_fault(Fault(kind="nested"))
 

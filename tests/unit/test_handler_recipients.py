@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
+from local_gateway.context import LocalContext
 from sms_gateway import handler
 from sms_gateway.errors import NumbersRefusedError
 from sms_gateway.gateway import Gateway
 from sms_gateway.handler import lambda_handler
-from tests.harness import TEMPLATE_ID, FakeLambdaContext, api_event, message, sqs_event, sqs_record
+from tests.harness import TEMPLATE_ID, api_event, message, sqs_event, sqs_record
 from tests.unit.conftest import Aws, assert_nothing_personal_in, build_gateway, log_lines
 from uspeedo_sandbox import Fault, Sandbox
 
@@ -44,7 +45,7 @@ def _failures(answer: dict[str, Any]) -> list[str]:
     return [item["itemIdentifier"] for item in answer["batchItemFailures"]]
 
 
-def _api(context: FakeLambdaContext, body: Any) -> tuple[int, dict[str, Any]]:
+def _api(context: LocalContext, body: Any) -> tuple[int, dict[str, Any]]:
     answer = lambda_handler(api_event(body=body), context)
     return answer["statusCode"], json.loads(answer["body"])
 
@@ -76,7 +77,7 @@ def batch_switched(aws: Aws, sandbox: Sandbox, logs: io.StringIO) -> Iterator[Ga
 
 
 def test_each_recipients_own_parameters_reach_the_provider_per_number(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, batch_logs_checked: Any
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext, batch_logs_checked: Any
 ) -> None:
     body = personal(
         recipient("+8613912340001", "Alice", "A-7731"),
@@ -121,7 +122,7 @@ def test_each_recipients_own_parameters_reach_the_provider_per_number(
 
 
 def test_a_personalised_message_from_the_queue_is_sent_once(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, batch_logs_checked: Any
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext, batch_logs_checked: Any
 ) -> None:
     record = sqs_record(personal(recipient("+8613912340003", "Dana", "D-4410")))
 
@@ -134,7 +135,7 @@ def test_a_personalised_message_from_the_queue_is_sent_once(
 
 
 def test_2500_recipients_make_three_calls_of_at_most_1000(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, batch_logs_checked: Any
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext, batch_logs_checked: Any
 ) -> None:
     numbers = _numbers(2_500)
     body = personal(*(recipient(n, f"code-{i:05d}") for i, n in enumerate(numbers)))
@@ -151,7 +152,7 @@ def test_2500_recipients_make_three_calls_of_at_most_1000(
 
 
 def test_each_chunk_of_recipients_is_sent_once_across_a_retry(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, batch_logs_checked: Any
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext, batch_logs_checked: Any
 ) -> None:
     numbers = _numbers(2_500, prefix="+86137")
     sandbox.set_fault(Fault(kind="status", status=503, count=1))
@@ -174,7 +175,7 @@ def test_each_chunk_of_recipients_is_sent_once_across_a_retry(
 def test_partly_refused_message_is_sent_and_lists_the_refused_numbers(
     gateway: Gateway,
     sandbox: Sandbox,
-    context: FakeLambdaContext,
+    context: LocalContext,
     logs: io.StringIO,
     batch_logs_checked: Any,
 ) -> None:
@@ -202,7 +203,7 @@ def test_partly_refused_message_is_sent_and_lists_the_refused_numbers(
 
 
 def test_a_replayed_partial_result_names_the_same_refused_numbers(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, batch_logs_checked: Any
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext, batch_logs_checked: Any
 ) -> None:
     sandbox.set_fault(Fault(kind="refuse", phones=("(86)13912340022",)))
     body = personal(
@@ -223,7 +224,7 @@ def test_a_replayed_partial_result_names_the_same_refused_numbers(
 
 
 def test_a_chunk_refused_whole_joins_failed_when_another_chunk_went_out(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, batch_logs_checked: Any
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext, batch_logs_checked: Any
 ) -> None:
     numbers = _numbers(1_200)
     # Every number of the second chunk (the last 200) is unreachable.
@@ -245,7 +246,7 @@ def test_all_refused_from_the_queue_is_parked_with_the_reasons(
     gateway: Gateway,
     aws: Aws,
     sandbox: Sandbox,
-    context: FakeLambdaContext,
+    context: LocalContext,
     batch_logs_checked: Any,
 ) -> None:
     sandbox.set_fault(Fault(kind="refuse", message="unsupported region"))
@@ -271,7 +272,7 @@ def test_all_refused_from_the_queue_is_parked_with_the_reasons(
 
 
 def test_all_refused_through_the_api_is_422(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, batch_logs_checked: Any
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext, batch_logs_checked: Any
 ) -> None:
     sandbox.set_fault(Fault(kind="refuse"))
 
@@ -286,7 +287,7 @@ def test_all_refused_through_the_api_is_422(
 
 
 def test_all_refused_direct_invoke_raises_a_permanent_error_with_each_number(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext, batch_logs_checked: Any
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext, batch_logs_checked: Any
 ) -> None:
     sandbox.set_fault(Fault(kind="refuse"))
     body = personal(recipient("+8613912340051", "Max", "M-1001"))
@@ -304,7 +305,7 @@ def test_an_all_refused_chunk_is_not_remembered_so_a_redrive_asks_again(
     gateway: Gateway,
     aws: Aws,
     sandbox: Sandbox,
-    context: FakeLambdaContext,
+    context: LocalContext,
     batch_logs_checked: Any,
 ) -> None:
     sandbox.set_fault(Fault(kind="refuse", count=1))
@@ -325,7 +326,7 @@ def test_an_all_refused_chunk_is_not_remembered_so_a_redrive_asks_again(
 
 
 def test_the_switch_sends_an_ordinary_message_as_one_batch_task_with_the_same_result(
-    batch_switched: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    batch_switched: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     body = message("+8613912340071", "+8613912340072", params=["583920"], UserId="order-71")
 
@@ -352,7 +353,7 @@ def test_the_switch_sends_an_ordinary_message_as_one_batch_task_with_the_same_re
 
 
 def test_without_the_switch_an_ordinary_message_keeps_send_usms_message(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     lambda_handler(message("+8613912340081"), context)
 
@@ -373,7 +374,7 @@ def test_unknown_action_is_retried_and_counted_never_parked(
     gateway: Gateway,
     aws: Aws,
     sandbox: Sandbox,
-    context: FakeLambdaContext,
+    context: LocalContext,
     capsys: pytest.CaptureFixture[str],
     action: str,
     body: dict[str, Any],
@@ -395,7 +396,7 @@ def test_unknown_action_is_retried_and_counted_never_parked(
 
 
 def test_unknown_action_through_the_switch_is_503(
-    batch_switched: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    batch_switched: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     sandbox.set_fault(Fault(kind="retcode", ret_code=160, action=BATCH))
 
@@ -409,7 +410,7 @@ def test_unknown_action_through_the_switch_is_503(
 
 
 def test_both_forms_in_one_message_is_a_clear_400(
-    gateway: Gateway, sandbox: Sandbox, context: FakeLambdaContext
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
 ) -> None:
     body = {
         "PhoneNumbers": ["+8613912340101"],
@@ -428,7 +429,7 @@ def test_both_forms_in_one_message_is_a_clear_400(
     assert sandbox.requests == []
 
 
-def test_neither_form_is_a_400_naming_both(gateway: Gateway, context: FakeLambdaContext) -> None:
+def test_neither_form_is_a_400_naming_both(gateway: Gateway, context: LocalContext) -> None:
     status, answer = _api(context, {"TemplateId": TEMPLATE_ID})
 
     assert status == 400
@@ -438,7 +439,7 @@ def test_neither_form_is_a_400_naming_both(gateway: Gateway, context: FakeLambda
 
 
 def test_recipient_errors_name_the_recipient_and_its_field(
-    gateway: Gateway, context: FakeLambdaContext
+    gateway: Gateway, context: LocalContext
 ) -> None:
     body = personal(
         recipient("+8613912340111", "ok"),

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from local_gateway.context import LocalContext
 from sms_gateway.gateway import Gateway
 from sms_gateway.handler import lambda_handler
-from tests.harness import FakeLambdaContext, message, sqs_event, sqs_record
+from tests.harness import message, sqs_event, sqs_record
 from uspeedo_sandbox import Fault, Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,7 +28,7 @@ def _emf_blobs(text: str) -> list[dict[str, Any]]:
 def test_metrics_count_received_sent_phones_rejections_by_reason_and_latency(
     gateway: Gateway,
     sandbox: Sandbox,
-    context: FakeLambdaContext,
+    context: LocalContext,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sandbox.set_fault(Fault(kind="retcode", ret_code=18017, template_id="UTA-REFUSED"))
@@ -53,7 +54,7 @@ def test_metrics_count_received_sent_phones_rejections_by_reason_and_latency(
 
 
 def test_replays_are_counted_apart_from_sends(
-    gateway: Gateway, context: FakeLambdaContext, capsys: pytest.CaptureFixture[str]
+    gateway: Gateway, context: LocalContext, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lambda_handler(message(), context)
     capsys.readouterr()
@@ -65,7 +66,7 @@ def test_replays_are_counted_apart_from_sends(
 
 
 def test_log_lines_are_json_with_the_lambda_context_and_the_result(
-    gateway: Gateway, context: FakeLambdaContext, logs: Any
+    gateway: Gateway, context: LocalContext, logs: Any
 ) -> None:
     lambda_handler(message(UserId="order-9"), context)
 

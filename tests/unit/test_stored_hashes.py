@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
+from local_gateway.context import LocalContext
 from local_gateway.resources import create_idempotency_table
 from sms_gateway.gateway import AwsClients, Gateway
 from sms_gateway.gateway_key import DEVELOPMENT_KEY, GatewayKey
 from sms_gateway.idempotency import DynamoLedger
 from sms_gateway.message_input import parse_message
 from sms_gateway.settings import Settings
-from tests.harness import FakeLambdaContext
 from tests.unit.conftest import Aws, fast_client
 from uspeedo_sandbox import Sandbox
 
@@ -51,7 +51,7 @@ def _send_through_a_gateway(aws: Aws, sandbox: Sandbox, table: str, key: str) ->
         AwsClients.of(aws.dynamodb, aws.secretsmanager, aws.sqs),
         client_factory=fast_client,
     )
-    gateway.register_lambda_context(FakeLambdaContext())  # type: ignore[arg-type]
+    gateway.register_lambda_context(LocalContext())  # type: ignore[arg-type]
     try:
         gateway.accept(dict(OTP))
     finally:

@@ -13,8 +13,8 @@ from sms_gateway import upstream
 from sms_gateway.errors import FailedNumber, NumbersRefusedError
 from sms_gateway.message import Message
 from sms_gateway.message_input import parse_message
-from sms_gateway.sender import SendOutcome, log_safe_result
-from sms_gateway.uspeedo_client import BatchResult, RefusedTarget
+from sms_gateway.provider_answers import BatchResult, RefusedTarget
+from sms_gateway.verdict import SendOutcome, log_safe_result
 
 SEED_BODY = (
     '{"Action":"SendUSMSMessage","AccountId":123,"PhoneNumbers":["13800138000","13100131000"],'

@@ -27,13 +27,8 @@ from sms_gateway.errors import (
     UnknownActionError,
     UnknownOutcomeError,
 )
-from sms_gateway.uspeedo_client import (
-    Credentials,
-    RefusedTarget,
-    Timeouts,
-    UspeedoClient,
-    new_pool,
-)
+from sms_gateway.provider_answers import RefusedTarget
+from sms_gateway.uspeedo_client import Credentials, Timeouts, UspeedoClient, new_pool
 from tests.conftest import SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCOUNT_ID, SANDBOX_SECRET
 from uspeedo_sandbox import Fault, Sandbox
 

@@ -55,8 +55,12 @@ GATEWAY_KEY_DESCRIPTION: Final = (
 )
 
 
-class Sender(Construct):
-    """The function that validates, signs and sends, with exactly the access it needs."""
+class SenderFunction(Construct):
+    """The function that validates, signs and sends, with exactly the access it needs.
+
+    The stack adds it under the construct id `Sender` (`ConstructId.SENDER`), which every
+    logical id below derives from: renaming that id would replace the deployed resources.
+    """
 
     def __init__(
         self,

@@ -9,9 +9,9 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 
-from infra.api import Api
 from infra.json_schema_draft4 import to_draft4
 from infra.lambda_code import message_json_schema
+from infra.rest_api import Api
 from tests.infra.conftest import Gateway
 
 

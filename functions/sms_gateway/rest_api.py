@@ -2,7 +2,8 @@
 
 Every error leaves as `{"Error": {"Code", "Message", "Fields"?, "RetCode"?}}` with a status
 chosen in one place (`status_for`); unknown routes get 404 and known routes with another
-method 405; an event too broken to be a request (`malformed_request`) 400 — never 500.
+method 405; an event too broken to be a request (`malformed_request`) 400 — never 500. The
+API's OpenAPI description is the `openapi` module's.
 """
 
 from __future__ import annotations
@@ -28,15 +29,15 @@ from sms_gateway.errors import (
     UspeedoError,
 )
 from sms_gateway.gateway import Gateway
-from sms_gateway.message_input import message_json_schema
+from sms_gateway.openapi import MESSAGES_PATH, OPENAPI_PATH, openapi_document
+from sms_gateway.provider_answers import SessionReceipts
 from sms_gateway.telemetry import logger
-from sms_gateway.uspeedo_client import MAX_SESSIONS_PER_RECEIPT_CALL, SessionReceipts
+from sms_gateway.uspeedo_client import MAX_SESSIONS_PER_RECEIPT_CALL
 from sms_gateway.validation_errors import ROOT
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-MESSAGES_PATH: Final = "/messages"
 # API Gateway's integration timeout for REST APIs.
 API_GATEWAY_TIMEOUT_S: Final = 29
 # Seconds a client should wait before trying again after a 502/503.
@@ -161,158 +162,75 @@ def build_api(gateway: Callable[[], Gateway]) -> APIGatewayRestResolver:
 
     @app.get(f"{MESSAGES_PATH}/<session_nos>")
     def get_receipts(session_nos: str) -> Response[Any]:
-        wanted = list(dict.fromkeys(s.strip() for s in session_nos.split(",") if s.strip()))
-        if not 1 <= len(wanted) <= MAX_SESSIONS_PER_RECEIPT_CALL:
-            raise MessageValidationError(
-                [
-                    FieldError(
-                        "SessionNo",
-                        "too_many_items" if wanted else "required",
-                        f"give 1 to {MAX_SESSIONS_PER_RECEIPT_CALL} SessionNos, comma-separated",
-                    )
-                ]
-            )
-        sessions = gateway().receipts(wanted)
+        sessions = gateway().receipts(_wanted_sessions(session_nos))
         return _json(HTTPStatus.OK, {"Sessions": [_session(s) for s in sessions]})
 
-    @app.get("/openapi.json")
+    @app.get(OPENAPI_PATH)
     def openapi() -> Response[Any]:
         return _json(HTTPStatus.OK, openapi_document())
 
-    def gateway_error(error: GatewayError) -> Response[Any]:
-        status = status_for(error)
-        headers = {}
-        if status in (HTTPStatus.BAD_GATEWAY, HTTPStatus.SERVICE_UNAVAILABLE):
-            retry_after = getattr(error, "retry_after", None) or DEFAULT_RETRY_AFTER_S
-            headers["Retry-After"] = str(int(retry_after))
-        return _json(status, error_body(error), headers)
-
-    def unexpected(error: Exception) -> Response[Any]:
-        logger.exception("unexpected error answering an API request")
-        body = {"Error": {"Code": "InternalError", "Message": "unexpected error; see the logs"}}
-        return _json(HTTPStatus.INTERNAL_SERVER_ERROR, body)
-
     # Registered by call, not as decorators: Powertools' exception_handler is untyped.
-    app.exception_handler(GatewayError)(gateway_error)
-    app.exception_handler(Exception)(unexpected)
+    app.exception_handler(GatewayError)(_gateway_error)
+    app.exception_handler(Exception)(_unexpected)
 
     @app.not_found
     def not_found(_error: Exception) -> Response[Any]:
-        path, method = app.current_event.path, app.current_event.http_method.upper()
-        for pattern, methods in _ROUTES:
-            if pattern.match(path) and method not in methods:
-                return _json(
-                    HTTPStatus.METHOD_NOT_ALLOWED,
-                    {
-                        "Error": {
-                            "Code": "MethodNotAllowed",
-                            "Message": f"{method} {path} is not allowed",
-                        }
-                    },
-                    {"Allow": ", ".join(methods)},
-                )
-        return _json(
-            HTTPStatus.NOT_FOUND, {"Error": {"Code": "NotFound", "Message": f"no route {path}"}}
-        )
+        return _no_route(app.current_event.path, app.current_event.http_method.upper())
 
     return app
 
 
-def openapi_document() -> dict[str, Any]:
-    """The API's OpenAPI 3.1 description, with the message's own JSON Schema."""
-    error = {
-        "type": "object",
-        "properties": {
-            "Error": {
-                "type": "object",
-                "properties": {
-                    "Code": {"type": "string"},
-                    "Message": {"type": "string"},
-                    "Fields": {"type": "array", "items": {"type": "object"}},
-                    "Failed": {"type": "array", "items": {"type": "object"}},
-                    "RetCode": {"type": "integer"},
-                },
-                "required": ["Code", "Message"],
-            }
-        },
-    }
-    result = {
-        "type": "object",
-        "properties": {
-            "SessionNos": {"type": "array", "items": {"type": "string"}},
-            "PhoneCount": {"type": "integer"},
-            "UserId": {"type": "string"},
-            "IdempotentReplay": {"type": "boolean"},
-            "Failed": {
-                "type": "array",
-                "description": "numbers the provider refused (the rest were sent)",
-                "items": {
-                    "type": "object",
-                    "properties": {"PhoneNumber": {"type": "string"}, "Reason": {"type": "string"}},
-                },
-            },
-        },
-        "required": ["SessionNos", "PhoneCount", "IdempotentReplay"],
-    }
+def _wanted_sessions(session_nos: str) -> list[str]:
+    """The comma-separated SessionNos of a receipts request, each once, in order; 1 to 100
+    of them or the request is invalid (400)."""
+    wanted = list(dict.fromkeys(s.strip() for s in session_nos.split(",") if s.strip()))
+    if not 1 <= len(wanted) <= MAX_SESSIONS_PER_RECEIPT_CALL:
+        raise MessageValidationError(
+            [
+                FieldError(
+                    "SessionNo",
+                    "too_many_items" if wanted else "required",
+                    f"give 1 to {MAX_SESSIONS_PER_RECEIPT_CALL} SessionNos, comma-separated",
+                )
+            ]
+        )
+    return wanted
 
-    def answer(description: str, schema: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "description": description,
-            "content": {content_types.APPLICATION_JSON: {"schema": schema}},
-        }
 
-    return {
-        "openapi": "3.1.0",
-        "info": {"title": "SMS gateway", "version": "1"},
-        "components": {
-            "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}}
-        },
-        "security": [{"ApiKey": []}],
-        "paths": {
-            MESSAGES_PATH: {
-                "post": {
-                    "summary": "Send one message through USpeedo, exactly once",
-                    "parameters": [
-                        {
-                            "name": IDEMPOTENCY_KEY_HEADER,
-                            "in": "header",
-                            "schema": {"type": "string", "maxLength": 128},
-                        }
-                    ],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            content_types.APPLICATION_JSON: {"schema": message_json_schema()}
-                        },
-                    },
-                    "responses": {
-                        "200": answer("sent (or replayed)", result),
-                        "400": answer("invalid message; Fields names each broken rule", error),
-                        "409": answer("idempotency key reused with another message", error),
-                        "422": answer("the provider refused the message (RetCode)", error),
-                        "502": answer("outcome unknown: it may have been sent", error),
-                        "503": answer(
-                            "provider or gateway unavailable; retry after Retry-After", error
-                        ),
-                    },
-                }
-            },
-            f"{MESSAGES_PATH}/{{SessionNo}}": {
-                "get": {
-                    "summary": "Delivery receipts of up to 100 comma-separated SessionNos",
-                    "parameters": [
-                        {
-                            "name": "SessionNo",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        }
-                    ],
-                    "responses": {"200": answer("receipts per SessionNo", {"type": "object"})},
-                }
-            },
-        },
-    }
+def _gateway_error(error: GatewayError) -> Response[Any]:
+    """A gateway error's answer: its status, its body, and Retry-After on a 502 or 503."""
+    status = status_for(error)
+    headers = {}
+    if status in (HTTPStatus.BAD_GATEWAY, HTTPStatus.SERVICE_UNAVAILABLE):
+        retry_after = getattr(error, "retry_after", None) or DEFAULT_RETRY_AFTER_S
+        headers["Retry-After"] = str(int(retry_after))
+    return _json(status, error_body(error), headers)
+
+
+def _unexpected(error: Exception) -> Response[Any]:
+    """Any other exception: logged with its traceback, answered 500 without detail."""
+    logger.exception("unexpected error answering an API request")
+    body = {"Error": {"Code": "InternalError", "Message": "unexpected error; see the logs"}}
+    return _json(HTTPStatus.INTERNAL_SERVER_ERROR, body)
+
+
+def _no_route(path: str, method: str) -> Response[Any]:
+    """405 (with Allow) for a known path and another method; else 404."""
+    for pattern, methods in _ROUTES:
+        if pattern.match(path) and method not in methods:
+            return _json(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                {
+                    "Error": {
+                        "Code": "MethodNotAllowed",
+                        "Message": f"{method} {path} is not allowed",
+                    }
+                },
+                {"Allow": ", ".join(methods)},
+            )
+    return _json(
+        HTTPStatus.NOT_FOUND, {"Error": {"Code": "NotFound", "Message": f"no route {path}"}}
+    )
 
 
 def _api_deadline(lambda_remaining_ms: Callable[[], int]) -> Callable[[], int]:
