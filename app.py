@@ -27,6 +27,7 @@ def build(app: cdk.App) -> SmsGatewayStack:
         STACK_ID,
         settings=settings,
         message_schema=lambda_code.message_json_schema(),
+        opt_outs_schema=lambda_code.opt_outs_json_schema(),
     )
     cdk.Tags.of(stack).add("Project", PROJECT_TAG)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))

@@ -30,8 +30,8 @@ def run(services: Services, runs: int) -> dict[str, Any]:
     """Measure in a worker; check that every message reached the sandbox."""
     services.sandbox.reset(slow_s=PROVIDER_DELAY_S)
     result = run_worker("batch_latency", runs, services)
-    # Per round: two 10-record batches, a one-record batch, one call, ten calls by hand.
-    expected = (runs + 1) * (BATCH_SIZE * 2 + 1 + 1 + BATCH_SIZE)
+    # Per round: three 10-record batches, a one-record batch, one call, ten calls by hand.
+    expected = (runs + 1) * (BATCH_SIZE * 3 + 1 + 1 + BATCH_SIZE)
     accepted = services.sandbox.accepted_count()
     if accepted != expected:
         raise RuntimeError(f"batch latency: sandbox accepted {accepted}, expected {expected}")
@@ -39,6 +39,11 @@ def run(services: Services, runs: int) -> dict[str, Any]:
     result["provider_delay_s"] = PROVIDER_DELAY_S
     result["goal"] = GOAL
     return result
+
+
+def _without(*names: str) -> dict[str, str]:
+    """The environment less `names`: the same gateway with a feature off."""
+    return {key: value for key, value in os.environ.items() if key not in names}
 
 
 def measure(runs: int) -> dict[str, Any]:
@@ -51,20 +56,24 @@ def measure(runs: int) -> dict[str, Any]:
     from benchmarks.bare import BareSender
     from local_gateway.context import LocalContext
     from sms_gateway import handler
-    from sms_gateway.gateway import Gateway
+    from sms_gateway.gateway import Gateway, gateway_from_env
     from tests.harness import message, sqs_event, sqs_record
 
     endpoint, table = os.environ["USPEEDO_ENDPOINT"], os.environ["IDEMPOTENCY_TABLE"]
     bare = BareSender(endpoint, ACCESS_KEY_ID, ACCESS_KEY_SECRET, ACCOUNT_ID)
     dynamodb = boto3.client("dynamodb")
     pool = ThreadPoolExecutor(BATCH_SIZE)
-    deployed = Gateway.from_env()
-    no_ledger = Gateway.from_env({k: v for k, v in os.environ.items() if k != "IDEMPOTENCY_TABLE"})
+    deployed = gateway_from_env()  # idempotency and protection on, as the stack deploys it
+    no_ledger = gateway_from_env(_without("IDEMPOTENCY_TABLE"))
+    policy_off = gateway_from_env(_without("TRAFFIC_POLICY_PARAMETER", "PROTECTION_TABLE"))
     counter = iter(range(10**9))
 
     def fresh() -> dict[str, Any]:
-        # A new one-time code per message: a repeat would be an idempotent replay.
-        return message("(86)13800138000", params=[f"{next(counter):06d}"])
+        # A new number and one-time code per message: a repeat would be an idempotent
+        # replay, and one number (or one block of adjacent ones) would meet the policy's
+        # limits. The serial's digits reversed spread the numbers over blocks.
+        serial = f"{next(counter):08d}"
+        return message(f"(86)138{serial[::-1]}", params=[serial[-6:]])
 
     def batch(size: int, gateway: Gateway) -> Callable[[], float]:
         def one() -> float:
@@ -111,6 +120,7 @@ def measure(runs: int) -> dict[str, Any]:
         {
             "batch10": batch(BATCH_SIZE, deployed),
             "batch10_no_idempotency": batch(BATCH_SIZE, no_ledger),
+            "batch10_policy_off": batch(BATCH_SIZE, policy_off),
             "batch1": batch(1, deployed),
             "one_call": one_call,
             "by_hand10": by_hand,
@@ -123,6 +133,17 @@ def measure(runs: int) -> dict[str, Any]:
         "seconds": {name: Summary.of(values).as_json() for name, values in samples.items()},
         "ratios": {
             f"{name}/one_call": Summary.of(paired_ratios(samples[name], baseline)).as_json()
-            for name in ("batch10", "batch10_no_idempotency", "batch1", "by_hand10")
+            for name in (
+                "batch10",
+                "batch10_no_idempotency",
+                "batch10_policy_off",
+                "batch1",
+                "by_hand10",
+            )
+        }
+        | {
+            "batch10/batch10_policy_off": Summary.of(
+                paired_ratios(samples["batch10"], samples["batch10_policy_off"])
+            ).as_json()
         },
     }

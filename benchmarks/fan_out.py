@@ -37,6 +37,10 @@ EXPLORE_ENV: Final = "BENCH_EXPLORE"
 def run(services: Services, runs: int, explore: bool = False) -> dict[str, Any]:
     """Measure in a worker (it checks every run's 100 calls itself)."""
     extra = {EXPLORE_ENV: "1"} if explore else {}
+    # Protection off: with it on, each of the 100,000 numbers is a handful of conditional
+    # counter updates, which the one-process DynamoDB stand-in serves one after another
+    # (minutes per run); the batch benchmark reports protection's cost on vs off.
+    extra |= {"TRAFFIC_POLICY_PARAMETER": "", "PROTECTION_TABLE": ""}
     result = run_worker("fan_out", runs, services, **extra)
     services.sandbox.reset()
     concurrency = result["concurrency"]

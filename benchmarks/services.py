@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
 
-from local_gateway.resources import create_gateway_key_secret, create_idempotency_table
+from local_gateway.resources import (
+    create_gateway_key_secret,
+    create_idempotency_table,
+    create_policy_parameter,
+    create_protection_table,
+    default_policy_document,
+)
 
 REPO: Final = Path(__file__).resolve().parent.parent
 FUNCTIONS: Final = REPO / "functions"
@@ -28,6 +34,8 @@ REGION: Final = "us-east-1"
 SECRET_NAME: Final = "uspeedo-bench"  # noqa: S105 (a name, not a secret)
 TABLE: Final = "sms-gateway-bench-idempotency"
 DLQ_NAME: Final = "sms-gateway-bench-dlq"
+PROTECTION_TABLE: Final = "sms-gateway-bench-protection"
+POLICY_PARAMETER: Final = "/sms-gateway-bench/traffic-policy"
 # The sandbox's defaults (uspeedo_sandbox.DEFAULT_*), the secret the gateway reads.
 ACCESS_KEY_ID: Final = "AKIDSANDBOX"
 ACCESS_KEY_SECRET: Final = "sandbox-secret"  # noqa: S105 (the sandbox's well-known key)
@@ -116,6 +124,8 @@ class Services:
     gateway_key_arn: str
     table: str
     dlq_url: str
+    policy_parameter: str = ""
+    protection_table: str = ""
 
     def env(self, **overrides: str) -> dict[str, str]:
         """The environment the Lambda would have, pointed at the stand-ins."""
@@ -126,6 +136,9 @@ class Services:
                 "AWS_ENDPOINT_URL": self.aws_url,
                 "USPEEDO_SECRET_ID": self.secret_arn,
                 "GATEWAY_KEY_SECRET_ID": self.gateway_key_arn,
+                # Protection on, as the stack deploys it (cdk.json's trafficPolicy).
+                "TRAFFIC_POLICY_PARAMETER": self.policy_parameter,
+                "PROTECTION_TABLE": self.protection_table,
                 "USPEEDO_ENDPOINT": self.sandbox.api_url,
                 "IDEMPOTENCY_TABLE": self.table,
                 "DEAD_LETTER_QUEUE_URL": self.dlq_url,
@@ -171,6 +184,8 @@ def _create_resources(aws_url: str) -> tuple[str, str, str]:
     create_idempotency_table(dynamodb, TABLE)
     dlq_url: str = _client("sqs", aws_url).create_queue(QueueName=DLQ_NAME)["QueueUrl"]
     gateway_key_arn = create_gateway_key_secret(secrets, f"{SECRET_NAME}-gateway-key")
+    create_protection_table(dynamodb, PROTECTION_TABLE)
+    create_policy_parameter(_client("ssm", aws_url), POLICY_PARAMETER, default_policy_document())
     return arn, gateway_key_arn, dlq_url
 
 
@@ -213,7 +228,14 @@ def running(log_dir: Path) -> Iterator[Services]:
             sandbox, sandbox_url = _start_sandbox(sandbox_log)
             arn, gateway_key_arn, dlq_url = _create_resources(aws_url)
             yield Services(
-                aws_url, SandboxControl(sandbox_url), arn, gateway_key_arn, TABLE, dlq_url
+                aws_url,
+                SandboxControl(sandbox_url),
+                arn,
+                gateway_key_arn,
+                TABLE,
+                dlq_url,
+                POLICY_PARAMETER,
+                PROTECTION_TABLE,
             )
         finally:
             if sandbox is not None:

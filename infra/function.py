@@ -30,6 +30,7 @@ from infra.names import (
     ConstructId,
     EnvironmentVariable,
 )
+from infra.protection import Protection
 from infra.queue_settings import BATCH_SIZE
 from infra.settings import GatewaySettings
 
@@ -69,6 +70,7 @@ class SenderFunction(Construct):
         *,
         settings: GatewaySettings,
         ingress: Ingress,
+        protection: Protection,
         code: lambda_.Code,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -101,7 +103,8 @@ class SenderFunction(Construct):
             self,
             ConstructId.FUNCTION_ROLE,
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="SMS gateway sender: its log group, secret, table and queues only",
+            description="SMS gateway sender: its log group, secrets, tables, policy and queues "
+            "only",
         )
         self.log_group.grant_write(self.role)
 
@@ -123,9 +126,10 @@ class SenderFunction(Construct):
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.INFO,
             tracing=lambda_.Tracing.ACTIVE,
-            environment=self._environment(settings, ingress),
+            environment=self._environment(settings, ingress, protection),
         )
         self._grant(ingress)
+        protection.grant(self.role)
 
         self.function.add_event_source(
             event_sources.SqsEventSource(
@@ -194,7 +198,9 @@ class SenderFunction(Construct):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
 
-    def _environment(self, settings: GatewaySettings, ingress: Ingress) -> dict[str, str]:
+    def _environment(
+        self, settings: GatewaySettings, ingress: Ingress, protection: Protection
+    ) -> dict[str, str]:
         variable = EnvironmentVariable
         environment = {
             variable.USPEEDO_SECRET_ID: self.secret.secret_arn,
@@ -204,6 +210,8 @@ class SenderFunction(Construct):
             variable.DEAD_LETTER_QUEUE_URL: ingress.dead_letter_queue.queue_url,
             variable.DEFAULT_COUNTRY_CODE: settings.default_country_code,
             variable.GATEWAY_KEY_SECRET_ID: self.gateway_key.secret_arn,
+            variable.TRAFFIC_POLICY_PARAMETER: protection.policy_parameter.parameter_name,
+            variable.PROTECTION_TABLE: protection.table.table_name,
             variable.POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
             variable.POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
             # Events and responses carry phone numbers and one-time codes: never log them,

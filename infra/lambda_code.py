@@ -39,3 +39,11 @@ def message_json_schema() -> dict[str, Any]:
     from sms_gateway.message_input import message_json_schema as export
 
     return export()
+
+
+def opt_outs_json_schema() -> dict[str, Any]:
+    """`POST /optouts`'s body schema as the function describes it (its OpenAPI document):
+    the API's `OptOuts` model is this, so API Gateway and the function check one rule."""
+    from sms_gateway.openapi import optouts_request_schema
+
+    return optouts_request_schema()

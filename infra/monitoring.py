@@ -15,24 +15,51 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra.ingress import Ingress
-from infra.names import METRICS_NAMESPACE, ConstructId, Metric
+from infra.names import (
+    COUNTRY_DIMENSION,
+    METRICS_NAMESPACE,
+    REASON_DIMENSION,
+    ConstructId,
+    Metric,
+)
+from sms_gateway.contract import CAP_REACHED, POLICY_UNAVAILABLE
 
 ONE_MINUTE: Final = cdk.Duration.minutes(1)
 FIVE_MINUTES: Final = cdk.Duration.minutes(5)
+# Numbers refused in five minutes, all reasons together, that call for a person: far more
+# than a few people mistyping or opting out; the start of an attack, or a policy too tight
+# for real traffic.
+REFUSAL_SPIKE_THRESHOLD: Final = 100
+# A graph of one series per country shows the countries refused most.
+TOP_SERIES: Final = 10
 
 
 def metrics_insights(
-    metric: Metric, period: cdk.Duration, aggregate: str = "SUM"
+    metric: Metric,
+    period: cdk.Duration,
+    aggregate: str = "SUM",
+    *,
+    where: tuple[str, str] | None = None,
+    group_by: str | None = None,
+    label: str | None = None,
 ) -> cloudwatch.MathExpression:
     """One custom metric aggregated over all its dimensions (service, Reason, …).
 
     A Metrics Insights query, so the alarm does not depend on which dimensions the function
     attaches: a plain metric alarm matches one exact dimension set and would stay silent.
+    `where` keeps the data points with one dimension's value (`("Reason", "cap_reached")`);
+    `group_by` makes one series per value of a dimension (for graphs: an alarm needs one).
     """
+    # Built from our own constants only, never from input.
+    query = f'SELECT {aggregate}("{metric}") FROM "{METRICS_NAMESPACE}"'  # noqa: S608
+    if where is not None:
+        dimension, value = where
+        query += f" WHERE \"{dimension}\" = '{value}'"
+    if group_by is not None:
+        query += f' GROUP BY "{group_by}" ORDER BY {aggregate}() DESC LIMIT {TOP_SERIES}'
     return cloudwatch.MathExpression(
-        # Built from our own constants only, never from input.
-        expression=f'SELECT {aggregate}("{metric}") FROM "{METRICS_NAMESPACE}"',  # noqa: S608
-        label=f"{metric} ({aggregate.lower()})",
+        expression=query,
+        label=label or f"{metric} ({aggregate.lower()})",
         period=period,
         using_metrics={},
     )
@@ -114,6 +141,7 @@ class Monitoring(Construct):
                 "it may have retired SendUSMSMessage. Nothing is sent; messages are retried. "
                 "Redeploy with -c uspeedoAction=SendBatchUSMSMessage.",
             ),
+            *self._protection_alarms(),
         ]
 
         self.dashboard = cloudwatch.Dashboard(
@@ -122,6 +150,43 @@ class Monitoring(Construct):
             default_interval=cdk.Duration.hours(3),
             widgets=self._widgets(ingress, function, rest_api),
         )
+
+    def _protection_alarms(self) -> list[cloudwatch.Alarm]:
+        """The traffic policy at work: a cap reached, a spike of refusals, no policy."""
+        return [
+            self._alarm(
+                ConstructId.POLICY_CAP_REACHED_ALARM,
+                metrics_insights(
+                    Metric.POLICY_REFUSED, FIVE_MINUTES, where=(REASON_DIMENSION, CAP_REACHED)
+                ),
+                threshold=1,
+                description="A Country or Global cap of the traffic policy was reached: numbers "
+                "are refused (dead-letter queue, API 429) until the window ends. SMS pumping, "
+                "or real traffic past the cap: see refusals by country on the dashboard, then "
+                "block the country or raise the cap (smsgw policy).",
+            ),
+            self._alarm(
+                ConstructId.POLICY_REFUSAL_SPIKE_ALARM,
+                metrics_insights(Metric.POLICY_REFUSED, FIVE_MINUTES),
+                threshold=REFUSAL_SPIKE_THRESHOLD,
+                description=f"{REFUSAL_SPIKE_THRESHOLD} or more numbers refused by the traffic "
+                "policy or the opt-out list in five minutes (all reasons): an attack being "
+                "held off, or a policy too tight for real traffic. See refusals by reason and "
+                "country on the dashboard.",
+            ),
+            self._alarm(
+                ConstructId.POLICY_UNAVAILABLE_ALARM,
+                metrics_insights(
+                    Metric.MESSAGES_RETRIED,
+                    FIVE_MINUTES,
+                    where=(REASON_DIMENSION, POLICY_UNAVAILABLE),
+                ),
+                threshold=1,
+                description="The gateway has no valid traffic policy (the parameter is "
+                "unreadable, or invalid with no earlier good one): NOTHING is sent; messages "
+                "are retried. Check the function's log, then fix it with smsgw policy set.",
+            ),
+        ]
 
     def _let_cloudwatch_publish(self, ingress: Ingress) -> None:
         # Alarms publish as the CloudWatch service: it needs the key to encrypt, and the
@@ -253,4 +318,30 @@ class Monitoring(Construct):
                     width=width,
                 ),
             ],
+            self._protection_widgets(),
+        ]
+
+    @staticmethod
+    def _protection_widgets() -> list[cloudwatch.IWidget]:
+        """Refused numbers by reason and by country (and, in Monitor mode, what would be)."""
+        by = {
+            dimension: [
+                metrics_insights(
+                    metric, FIVE_MINUTES, group_by=dimension, label=f"{verb}: ${{LABEL}}"
+                )
+                for metric, verb in (
+                    (Metric.POLICY_REFUSED, "refused"),
+                    (Metric.POLICY_WOULD_REFUSE, "would refuse (Monitor)"),
+                )
+            ]
+            for dimension in (REASON_DIMENSION, COUNTRY_DIMENSION)
+        }
+        return [
+            cloudwatch.GraphWidget(
+                title=f"Numbers refused by {dimension.lower()} (traffic policy, opt-outs)",
+                left=[refused],
+                right=[would],
+                width=12,
+            )
+            for dimension, (refused, would) in by.items()
         ]

@@ -30,6 +30,7 @@ class ContextKey(StrEnum):
     MAX_CONCURRENCY = "maxConcurrency"
     ALARM_EMAIL = "alarmEmail"
     EXTRA_TOPIC_ARNS = "extraTopicArns"
+    TRAFFIC_POLICY = "trafficPolicy"
 
 
 # A diagnostic switch, not a setting: `-c nagAcknowledgements=false` shows every raw cdk-nag
@@ -48,6 +49,7 @@ class Output(StrEnum):
     SECRET_ARN = "SecretArn"  # noqa: S105 (an output's name, not a secret)
     FUNCTION_NAME = "FunctionName"
     ALARM_TOPIC_ARN = "AlarmTopicArn"
+    POLICY_PARAMETER_NAME = "PolicyParameterName"
 
 
 class ConstructId(StrEnum):
@@ -58,6 +60,7 @@ class ConstructId(StrEnum):
     SENDER = "Sender"
     API = "Api"
     MONITORING = "Monitoring"
+    PROTECTION = "Protection"
     # Ingress.
     TOPIC_KEY = "TopicKey"
     QUEUE_KEY = "QueueKey"
@@ -75,6 +78,11 @@ class ConstructId(StrEnum):
     FUNCTION_LOG_GROUP = "FunctionLogs"
     ASYNC_INVOKE_CONFIG = "AsyncInvokeConfig"
     EXTRA_TOPIC = "ExtraTopic"  # + a digest of the topic's ARN
+    # Protection. Never rename the table or its key: a new logical id replaces them, and
+    # the opt-out list (recipients' consent) would start empty.
+    TRAFFIC_POLICY_PARAMETER = "TrafficPolicy"
+    PROTECTION_KEY = "Key"
+    PROTECTION_TABLE = "Table"
     # API.
     REST_API = "RestApi"
     ACCESS_LOGS = "AccessLogs"
@@ -83,6 +91,7 @@ class ConstructId(StrEnum):
     PARAMETERS_VALIDATOR = "ParametersValidator"
     API_KEY = "ApiKey"
     USAGE_PLAN = "UsagePlan"
+    OPT_OUTS_MODEL = "OptOutsModel"
     # Monitoring.
     ALARM_TOPIC = "AlarmTopic"
     DASHBOARD = "Dashboard"
@@ -92,6 +101,9 @@ class ConstructId(StrEnum):
     FUNCTION_THROTTLES_ALARM = "FunctionThrottles"
     PROVIDER_ERRORS_ALARM = "ProviderErrors"
     PROVIDER_ACTION_UNKNOWN_ALARM = "ProviderActionUnknown"
+    POLICY_CAP_REACHED_ALARM = "PolicyCapReached"
+    POLICY_REFUSAL_SPIKE_ALARM = "PolicyRefusalSpike"
+    POLICY_UNAVAILABLE_ALARM = "PolicyUnavailable"
 
 
 # The Lambda's code (contract).
@@ -111,6 +123,9 @@ class EnvironmentVariable(StrEnum):
     DEFAULT_COUNTRY_CODE = "DEFAULT_COUNTRY_CODE"
     # The gateway key: every hash the gateway stores is an HMAC-SHA-256 under it.
     GATEWAY_KEY_SECRET_ID = "GATEWAY_KEY_SECRET_ID"  # noqa: S105 (a variable's name)
+    # Protection: the traffic policy's SSM parameter; the counters' and opt-outs' table.
+    TRAFFIC_POLICY_PARAMETER = "TRAFFIC_POLICY_PARAMETER"
+    PROTECTION_TABLE = "PROTECTION_TABLE"
     POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
     POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
     POWERTOOLS_LOGGER_LOG_EVENT = "POWERTOOLS_LOGGER_LOG_EVENT"
@@ -128,6 +143,11 @@ MESSAGES_PATH: Final = "messages"
 OPENAPI_PATH: Final = "openapi.json"  # the function describes its own API
 SESSION_NO_PARAMETER: Final = "SessionNo"
 MESSAGE_MODEL_NAME: Final = "Message"
+OPT_OUTS_PATH: Final = "optouts"
+PHONE_NUMBER_PARAMETER: Final = "PhoneNumber"
+OPT_OUTS_MODEL_NAME: Final = "OptOuts"
+# `GET /optouts` pages through the list with these (both optional).
+OPT_OUTS_QUERY_PARAMETERS: Final = ("limit", "next")
 
 
 class Metric(StrEnum):
@@ -135,7 +155,8 @@ class Metric(StrEnum):
 
     The alarms and the dashboard read these names: the function must emit exactly them.
     Dimensions do not matter here: the stack queries them with Metrics Insights, which sums
-    over every dimension (service, Reason, …).
+    over every dimension (service, Reason, …). Only where an alarm or a graph picks by one
+    (`REASON_DIMENSION`, `COUNTRY_DIMENSION`) must the function attach that one.
     """
 
     MESSAGES_RECEIVED = "MessagesReceived"
@@ -148,6 +169,10 @@ class Metric(StrEnum):
     IDEMPOTENT_REPLAYS = "IdempotentReplays"
     PROVIDER_ACTION_UNKNOWN = "ProviderActionUnknown"
     PHONES_REFUSED = "PhonesRefused"
+    # Numbers the traffic policy or the opt-out list refused (`PolicyWouldRefuse`: would
+    # have refused, in Monitor mode), with the dimensions `Reason` and `Country`.
+    POLICY_REFUSED = "PolicyRefused"
+    POLICY_WOULD_REFUSE = "PolicyWouldRefuse"
 
 
 METRICS_NAMESPACE: Final = "SmsGateway"
@@ -156,3 +181,17 @@ METRICS_NAMESPACE: Final = "SmsGateway"
 # `make local` and the tests create on moto.
 IDEMPOTENCY_PARTITION_KEY: Final = "id"
 IDEMPOTENCY_TTL_ATTRIBUTE: Final = "expiration"
+
+
+def traffic_policy_parameter_name(stack_name: str) -> str:
+    """The traffic policy's SSM parameter: one per stack (stack names are unique in an
+    account and region), named for people reading it with `aws ssm get-parameter`."""
+    return f"/{stack_name}/traffic-policy"
+
+
+# The protection table (contract): counters, per-chunk markers and the opt-out list.
+PROTECTION_PARTITION_KEY: Final = "id"
+PROTECTION_TTL_ATTRIBUTE: Final = "expiration"
+# The metrics' dimensions the protection alarms and widgets read (contract).
+REASON_DIMENSION: Final = "Reason"
+COUNTRY_DIMENSION: Final = "Country"

@@ -1,4 +1,5 @@
-"""The REST API: `POST /messages` and `GET /messages/{SessionNo}`, behind an API key."""
+"""The REST API behind an API key: `POST /messages`, `GET /messages/{SessionNo}`, and the
+opt-out list (`POST|GET /optouts`, `GET|DELETE /optouts/{PhoneNumber}`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ from infra.names import (
     MESSAGE_MODEL_NAME,
     MESSAGES_PATH,
     OPENAPI_PATH,
+    OPT_OUTS_MODEL_NAME,
+    OPT_OUTS_PATH,
+    OPT_OUTS_QUERY_PARAMETERS,
+    PHONE_NUMBER_PARAMETER,
     SESSION_NO_PARAMETER,
     ConstructId,
 )
@@ -66,6 +71,7 @@ class Api(Construct):
         *,
         function: lambda_.IFunction,
         message_schema: Mapping[str, Any],
+        opt_outs_schema: Mapping[str, Any],
     ) -> None:
         super().__init__(scope, construct_id)
 
@@ -105,21 +111,18 @@ class Api(Construct):
         self.rest_api.node.try_remove_child("Endpoint")
         self._gateway_responses()
 
-        draft4_schema = to_draft4(message_schema)
-        model = apigw.CfnModel(
-            self,
+        message_model = self._model(
             ConstructId.MESSAGE_MODEL,
-            rest_api_id=self.rest_api.rest_api_id,
-            name=MESSAGE_MODEL_NAME,
-            content_type=JSON,
-            description="A message, as the function's model exports it (converted to draft 4)",
-            schema=draft4_schema,
+            MESSAGE_MODEL_NAME,
+            "A message, as the function's model exports it (converted to draft 4)",
+            message_schema,
         )
-        # The L1 model is outside CDK's deployment hash: a new schema must still redeploy.
-        deployment = self.rest_api.latest_deployment
-        if deployment is None:
-            raise RuntimeError("the REST API has no deployment to attach its model to")
-        deployment.add_to_logical_id(draft4_schema)
+        opt_outs_model = self._model(
+            ConstructId.OPT_OUTS_MODEL,
+            OPT_OUTS_MODEL_NAME,
+            "Numbers to opt out, as the function's OpenAPI document describes them",
+            opt_outs_schema,
+        )
 
         body_validator = apigw.RequestValidator(
             self,
@@ -144,7 +147,7 @@ class Api(Construct):
             integration,
             api_key_required=True,
             request_validator=body_validator,
-            request_models={JSON: apigw.Model.from_model_name(self, "MessageModelName", model.ref)},
+            request_models={JSON: message_model},
             request_parameters={f"method.request.header.{IDEMPOTENCY_KEY_HEADER}": False},
         )
         self.get_receipts = messages.add_resource(f"{{{SESSION_NO_PARAMETER}}}").add_method(
@@ -158,6 +161,9 @@ class Api(Construct):
         # The function's own OpenAPI description of the two routes above.
         self.get_openapi = self.rest_api.root.add_resource(OPENAPI_PATH).add_method(
             "GET", integration, api_key_required=True
+        )
+        self.opt_out_methods = self._opt_outs(
+            integration, opt_outs_model, body_validator, parameters_validator
         )
 
         self.api_key = apigw.ApiKey(
@@ -177,6 +183,73 @@ class Api(Construct):
         usage_plan.add_api_key(self.api_key)
         self._acknowledge()
 
+    def _model(
+        self, construct_id: str, name: str, description: str, schema: Mapping[str, Any]
+    ) -> apigw.IModel:
+        """A request model from a schema the function exports, converted to draft 4."""
+        draft4_schema = to_draft4(schema)
+        model = apigw.CfnModel(
+            self,
+            construct_id,
+            rest_api_id=self.rest_api.rest_api_id,
+            name=name,
+            content_type=JSON,
+            description=description,
+            schema=draft4_schema,
+        )
+        # The L1 model is outside CDK's deployment hash: a new schema must still redeploy.
+        deployment = self.rest_api.latest_deployment
+        if deployment is None:
+            raise RuntimeError("the REST API has no deployment to attach its model to")
+        deployment.add_to_logical_id(draft4_schema)
+        return apigw.Model.from_model_name(self, f"{construct_id}Name", model.ref)
+
+    def _opt_outs(
+        self,
+        integration: apigw.LambdaIntegration,
+        model: apigw.IModel,
+        body_validator: apigw.RequestValidator,
+        parameters_validator: apigw.RequestValidator,
+    ) -> list[apigw.Method]:
+        """The opt-out list, served by the same function under the same key: add numbers,
+        list them (paginated), check, remove one."""
+        opt_outs = self.rest_api.root.add_resource(OPT_OUTS_PATH)
+        one = opt_outs.add_resource(f"{{{PHONE_NUMBER_PARAMETER}}}")
+        path_parameter = {f"method.request.path.{PHONE_NUMBER_PARAMETER}": True}
+        return [
+            opt_outs.add_method(
+                "POST",
+                integration,
+                api_key_required=True,
+                request_validator=body_validator,
+                request_models={JSON: model},
+            ),
+            opt_outs.add_method(
+                "GET",
+                integration,
+                api_key_required=True,
+                request_validator=parameters_validator,
+                request_parameters={
+                    f"method.request.querystring.{name}": False
+                    for name in OPT_OUTS_QUERY_PARAMETERS
+                },
+            ),
+            one.add_method(
+                "GET",
+                integration,
+                api_key_required=True,
+                request_validator=parameters_validator,
+                request_parameters=path_parameter,
+            ),
+            one.add_method(
+                "DELETE",
+                integration,
+                api_key_required=True,
+                request_validator=parameters_validator,
+                request_parameters=path_parameter,
+            ),
+        ]
+
     def _gateway_responses(self) -> None:
         for response_id, response_type, code in (
             ("BadRequestBody", apigw.ResponseType.BAD_REQUEST_BODY, "InvalidMessage"),
@@ -190,7 +263,12 @@ class Api(Construct):
             )
 
     def _acknowledge(self) -> None:
-        for method in (self.post_message, self.get_receipts, self.get_openapi):
+        for method in (
+            self.post_message,
+            self.get_receipts,
+            self.get_openapi,
+            *self.opt_out_methods,
+        ):
             acknowledge(
                 method,
                 "AwsSolutions-APIG4",

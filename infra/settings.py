@@ -11,10 +11,11 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from infra.names import ContextKey
 from sms_gateway.contract import DEFAULT_COUNTRY_CODE
+from sms_gateway.policy import PolicyError, TrafficPolicy, parse_policy
 
 DEFAULT_USPEEDO_ENDPOINT: Final = "https://api.uspeedo.com/api"
 USPEEDO_ACTIONS: Final = ("SendUSMSMessage", "SendBatchUSMSMessage")
@@ -24,6 +25,24 @@ DEFAULT_MAX_CONCURRENCY: Final = 5
 # The event source mapping's own bounds for MaximumConcurrency.
 MAX_CONCURRENCY_RANGE: Final = (2, 1000)
 SENDER_ID_MAX_LENGTH: Final = 11  # the message contract's limit on SenderId
+# The traffic policy when `trafficPolicy` is absent (`cdk.json` holds the same document):
+# every country allowed, velocity limits that a person never meets and a pumping bot soon
+# does, volume caps that bound the bill, and no SMS sent after an hour. README explains
+# each number.
+DEFAULT_TRAFFIC_POLICY: Final[dict[str, Any]] = {
+    "Mode": "Enforce",
+    "Countries": {"Allow": ["*"], "Block": []},
+    "Limits": [
+        {"Scope": "Number", "Count": 5, "Seconds": 600},
+        {"Scope": "Number", "Count": 20, "Seconds": 86400},
+        {"Scope": "Prefix", "Digits": 2, "Count": 20, "Seconds": 3600},
+        {"Scope": "Country", "Count": 20000, "Seconds": 3600},
+        {"Scope": "Global", "Count": 200000, "Seconds": 86400},
+    ],
+    "MaxAgeSeconds": 3600,
+}
+# A Standard-tier SSM parameter holds at most 4 KB (the Advanced tier is billed monthly).
+TRAFFIC_POLICY_MAX_LENGTH: Final = 4096
 
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
 # Secrets Manager appends "-" and six random characters to a secret's name in its full ARN.
@@ -50,6 +69,12 @@ class GatewaySettings:
     max_concurrency: int
     alarm_email: str | None
     extra_topic_arns: tuple[str, ...]
+    traffic_policy: TrafficPolicy
+
+    @property
+    def traffic_policy_document(self) -> str:
+        """The policy as the SSM parameter holds it: its JSON document, every key written."""
+        return traffic_policy_text(self.traffic_policy)
 
     @property
     def secret_arn_is_complete(self) -> bool:
@@ -68,7 +93,13 @@ class GatewaySettings:
             max_concurrency=_max_concurrency(lookup(ContextKey.MAX_CONCURRENCY)),
             alarm_email=_alarm_email(lookup(ContextKey.ALARM_EMAIL)),
             extra_topic_arns=_topic_arns(lookup(ContextKey.EXTRA_TOPIC_ARNS)),
+            traffic_policy=read_traffic_policy(lookup(ContextKey.TRAFFIC_POLICY)),
         )
+
+
+def traffic_policy_text(policy: TrafficPolicy) -> str:
+    """The JSON text of `policy` as its parameter holds it (`make local` writes the same)."""
+    return json.dumps(policy.as_document())
 
 
 def _text(key: str, value: object) -> str | None:
@@ -165,3 +196,25 @@ def _topic_arns(value: object) -> tuple[str, ...]:
         if not _TOPIC_ARN.match(arn):
             raise SettingsError(f"{ContextKey.EXTRA_TOPIC_ARNS}: not an SNS topic ARN: {arn!r}")
     return arns
+
+
+def read_traffic_policy(value: object) -> TrafficPolicy:
+    """A JSON object in `cdk.json`, a JSON string with `-c`; checked by the function's own
+    model (`sms_gateway.policy`), so the stack never deploys a policy the gateway refuses.
+    `make local` reads `cdk.json`'s through here too."""
+    key = ContextKey.TRAFFIC_POLICY
+    if value is None or (isinstance(value, str) and not value.strip()):
+        value = DEFAULT_TRAFFIC_POLICY
+    if not isinstance(value, str | dict):
+        raise SettingsError(f"{key}: a JSON object, got {type(value).__name__}")
+    try:
+        policy = parse_policy(value)
+    except PolicyError as exc:
+        raise SettingsError(f"{key}: {exc}") from None
+    length = len(traffic_policy_text(policy))
+    if length > TRAFFIC_POLICY_MAX_LENGTH:
+        raise SettingsError(
+            f"{key}: the document is {length} characters written out; its SSM parameter "
+            f"holds at most {TRAFFIC_POLICY_MAX_LENGTH}"
+        )
+    return policy

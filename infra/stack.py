@@ -1,4 +1,5 @@
-"""The gateway's one stack: a thin composition of ingress, sender, API and monitoring."""
+"""The gateway's one stack: a thin composition of ingress, protection, sender, API and
+monitoring."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from infra.function import SenderFunction
 from infra.ingress import Ingress
 from infra.monitoring import Monitoring
 from infra.names import STACK_DESCRIPTION, ConstructId, Output
+from infra.protection import Protection
 from infra.rest_api import Api
 from infra.settings import GatewaySettings
 
@@ -28,6 +30,7 @@ class SmsGatewayStack(cdk.Stack):
         *,
         settings: GatewaySettings,
         message_schema: Mapping[str, Any],
+        opt_outs_schema: Mapping[str, Any],
         code: lambda_.Code | None = None,
         **kwargs: Any,
     ) -> None:
@@ -36,11 +39,15 @@ class SmsGatewayStack(cdk.Stack):
         self.ingress = Ingress(
             self, ConstructId.INGRESS, visibility_timeout_s=lambda_code.VISIBILITY_TIMEOUT_S
         )
+        self.protection = Protection(
+            self, ConstructId.PROTECTION, policy_document=settings.traffic_policy_document
+        )
         self.sender = SenderFunction(
             self,
             ConstructId.SENDER,
             settings=settings,
             ingress=self.ingress,
+            protection=self.protection,
             code=code or bundling.function_code(),
         )
         self.api = Api(
@@ -48,6 +55,7 @@ class SmsGatewayStack(cdk.Stack):
             ConstructId.API,
             function=self.sender.function,
             message_schema=message_schema,
+            opt_outs_schema=opt_outs_schema,
         )
         self.monitoring = Monitoring(
             self,
@@ -84,6 +92,10 @@ class SmsGatewayStack(cdk.Stack):
             Output.ALARM_TOPIC_ARN: (
                 self.monitoring.alarm_topic.topic_arn,
                 "Alarms are published here; subscribe to be told",
+            ),
+            Output.POLICY_PARAMETER_NAME: (
+                self.protection.policy_parameter.parameter_name,
+                "The traffic policy (SSM): smsgw policy show|set|block|allow",
             ),
         }
         for name, (value, description) in values.items():

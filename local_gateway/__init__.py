@@ -1,8 +1,9 @@
 """`make local`: the whole gateway on one machine — no AWS account, no Docker.
 
-A moto server stands in for SNS, SQS, Secrets Manager and DynamoDB; the USpeedo sandbox
-for the provider; an event pump for Lambda's SQS event source; a small HTTP server for API
-Gateway. The real handler (`sms_gateway.handler.lambda_handler`) does the work.
+A moto server stands in for SNS, SQS, Secrets Manager, DynamoDB and SSM (the traffic
+policy's parameter); the USpeedo sandbox for the provider; an event pump for Lambda's SQS
+event source; a small HTTP server for API Gateway. The real handler
+(`sms_gateway.handler.lambda_handler`) does the work.
 """
 
 from __future__ import annotations

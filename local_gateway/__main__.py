@@ -61,6 +61,17 @@ def how_to_send(outputs: dict[str, str]) -> str:
     )
 
 
+def how_to_change_the_policy() -> str:
+    """Where the traffic policy is seen and changed (it takes effect within a minute)."""
+    return "\n".join(
+        [
+            "See or change the traffic policy (limits, caps, blocked countries):",
+            "  .venv/bin/smsgw --local policy show",
+            "  .venv/bin/smsgw --local policy block RU",
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # The handler writes its own JSON lines (Powertools); ours go to stderr.
@@ -111,8 +122,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"  USpeedo:     {outputs['UspeedoEndpoint']} ({provider})",
                 f"  API:         {outputs['ApiUrl']} (x-api-key: {outputs['ApiKey']})",
                 f"  outputs:     {args.outputs}",
+                f"  policy:      {outputs['PolicyParameterName']} (cdk.json's trafficPolicy)",
                 "",
                 how_to_send(outputs),
+                how_to_change_the_policy(),
             ]
         ),
         flush=True,

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -17,10 +18,16 @@ import boto3
 import urllib3
 
 from infra.names import STACK_ID
+from infra.settings import read_traffic_policy, traffic_policy_text
 from local_gateway.api_server import ApiServer
 from local_gateway.moto_server import PARENT_PID_ENV
 from local_gateway.pump import REGION, EventPump
-from local_gateway.resources import FUNCTION_NAME, LocalResources, create
+from local_gateway.resources import (
+    FUNCTION_NAME,
+    LocalResources,
+    create,
+    default_policy_document,
+)
 from local_gateway.runtime import LambdaRuntime
 from sms_gateway.contract import DEFAULT_COUNTRY_CODE
 from uspeedo_sandbox import DEFAULT_ACCESS_KEY_ID, DEFAULT_ACCOUNT_ID, DEFAULT_SECRET, Sandbox
@@ -32,12 +39,16 @@ DEFAULT_OUTPUTS: Final = Path(".local/outputs.json")
 MOTO_START_TIMEOUT_S: Final = 30
 # moto needs credentials to sign with, and must never be handed a real key by accident.
 _FAKE_CREDENTIALS: Final = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# The AWS services the gateway uses, all served by the one moto server.
+AWS_SERVICES: Final = ("sns", "sqs", "secretsmanager", "dynamodb", "ssm")
 
 
 @dataclass(frozen=True)
 class LocalConfig:
     """Where things listen. Port 0 picks a free port. With `uspeedo_endpoint` set, the real
-    provider (or any other) is used with `uspeedo_credentials` instead of the sandbox."""
+    provider (or any other) is used with `uspeedo_credentials` instead of the sandbox.
+    `traffic_policy` is the policy document to start with; by default `cdk.json`'s
+    `trafficPolicy`, as the stack deploys it."""
 
     host: str = "127.0.0.1"
     moto_port: int = 4566
@@ -48,6 +59,13 @@ class LocalConfig:
     uspeedo_credentials: dict[str, Any] | None = None
     default_country_code: str = DEFAULT_COUNTRY_CODE
     default_sender_id: str = ""
+    traffic_policy: Mapping[str, Any] | None = None
+
+    def policy_document(self) -> str:
+        """The starting policy's JSON, checked as the stack checks it."""
+        if self.traffic_policy is None:
+            return default_policy_document()
+        return traffic_policy_text(read_traffic_policy(dict(self.traffic_policy)))
 
 
 class LocalGateway:
@@ -80,7 +98,7 @@ class LocalGateway:
             name: boto3.client(
                 name, endpoint_url=aws_endpoint, region_name=REGION, **_FAKE_CREDENTIALS
             )
-            for name in ("sns", "sqs", "secretsmanager", "dynamodb")
+            for name in AWS_SERVICES
         }
 
         if config.uspeedo_endpoint:
@@ -94,13 +112,7 @@ class LocalGateway:
                 "AccountId": DEFAULT_ACCOUNT_ID,
             }
 
-        self.resources = resources = create(
-            self.clients["sns"],
-            self.clients["sqs"],
-            self.clients["secretsmanager"],
-            self.clients["dynamodb"],
-            credentials,
-        )
+        self.resources = resources = create(self.clients, credentials, config.policy_document())
         environment = {
             "USPEEDO_SECRET_ID": resources.secret_arn,
             "GATEWAY_KEY_SECRET_ID": resources.gateway_key_secret_arn,
@@ -109,6 +121,8 @@ class LocalGateway:
             "DEAD_LETTER_QUEUE_URL": resources.dead_letter_queue_url,
             "DEFAULT_COUNTRY_CODE": config.default_country_code,
             "DEFAULT_SENDER_ID": config.default_sender_id,
+            "TRAFFIC_POLICY_PARAMETER": resources.policy_parameter_name,
+            "PROTECTION_TABLE": resources.protection_table_name,
         }
         self._runtime = LambdaRuntime(environment, self.clients, FUNCTION_NAME)
         self._pump = EventPump(
@@ -142,6 +156,19 @@ class LocalGateway:
             AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
         )["Attributes"]
         return sum(int(v) for v in attributes.values())
+
+    def reset_protection(self) -> None:
+        """Empty the protection table (the traffic policy's counters, and the opt-outs), as
+        a fresh start would leave it: for tests that send to the same numbers one after
+        another and must not meet each other's rate limits."""
+        if self.resources is None:
+            raise RuntimeError("the local gateway is not running")
+        dynamodb, table = self.clients["dynamodb"], self.resources.protection_table_name
+        for page in dynamodb.get_paginator("scan").paginate(
+            TableName=table, ProjectionExpression="id"
+        ):
+            for item in page["Items"]:
+                dynamodb.delete_item(TableName=table, Key={"id": item["id"]})
 
     def stop(self) -> None:
         """Stop in reverse order; safe to call twice."""

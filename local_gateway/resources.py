@@ -5,15 +5,29 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
 
-from infra.names import IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE, Output
+from infra.names import (
+    IDEMPOTENCY_PARTITION_KEY,
+    IDEMPOTENCY_TTL_ATTRIBUTE,
+    PROTECTION_PARTITION_KEY,
+    PROTECTION_TTL_ATTRIBUTE,
+    STACK_ID,
+    ContextKey,
+    Output,
+    traffic_policy_parameter_name,
+)
 from infra.queue_settings import DEAD_LETTER_RETENTION_DAYS, MAX_RECEIVE_COUNT, RAW_MESSAGE_DELIVERY
+from infra.settings import read_traffic_policy, traffic_policy_text
 from sms_gateway import time_budget
 
 NAME = "sms-gateway"
 IDEMPOTENCY_TABLE = f"{NAME}-idempotency"
+PROTECTION_TABLE = f"{NAME}-protection"
+POLICY_PARAMETER = traffic_policy_parameter_name(STACK_ID)
 FUNCTION_NAME = f"{NAME}-local"
+CDK_JSON: Final = Path(__file__).resolve().parent.parent / "cdk.json"
 
 
 @dataclass(frozen=True)
@@ -28,6 +42,8 @@ class LocalResources:
     secret_arn: str
     gateway_key_secret_arn: str
     table_name: str
+    protection_table_name: str
+    policy_parameter_name: str
     api_key: str
 
     def outputs(self, api_url: str, aws_endpoint_url: str, uspeedo_endpoint: str) -> dict[str, str]:
@@ -41,6 +57,7 @@ class LocalResources:
             Output.SECRET_ARN: self.secret_arn,
             Output.FUNCTION_NAME: FUNCTION_NAME,
             Output.ALARM_TOPIC_ARN: "",
+            Output.POLICY_PARAMETER_NAME: self.policy_parameter_name,
             "AwsEndpointUrl": aws_endpoint_url,
             "ApiKey": self.api_key,
             "UspeedoEndpoint": uspeedo_endpoint,
@@ -48,10 +65,18 @@ class LocalResources:
 
 
 def create(
-    sns: Any, sqs: Any, secretsmanager: Any, dynamodb: Any, credentials: dict[str, Any]
+    clients: dict[str, Any], credentials: dict[str, Any], policy_document: str
 ) -> LocalResources:
     """Topic → (raw delivery) → queue → (redrive) → dead-letter queue; the USpeedo secret
-    and the gateway key's; the idempotency table in Powertools' default shape."""
+    and the gateway key's; the idempotency table in Powertools' default shape; the traffic
+    policy's parameter holding `policy_document` and the protection table. `clients`: boto3
+    clients by service name (sns, sqs, secretsmanager, dynamodb, ssm)."""
+    sns, sqs, secretsmanager, dynamodb = (
+        clients["sns"],
+        clients["sqs"],
+        clients["secretsmanager"],
+        clients["dynamodb"],
+    )
     dead_letter_url = sqs.create_queue(
         QueueName=f"{NAME}-dlq",
         Attributes={"MessageRetentionPeriod": str(DEAD_LETTER_RETENTION_DAYS * 24 * 3600)},
@@ -79,6 +104,8 @@ def create(
     )["ARN"]
     create_idempotency_table(dynamodb, IDEMPOTENCY_TABLE)
     gateway_key_arn = create_gateway_key_secret(secretsmanager, f"{NAME}/gateway-key")
+    create_protection_table(dynamodb, PROTECTION_TABLE)
+    create_policy_parameter(clients["ssm"], POLICY_PARAMETER, policy_document)
     return LocalResources(
         topic_arn=topic_arn,
         queue_url=queue_url,
@@ -88,6 +115,8 @@ def create(
         secret_arn=secret_arn,
         gateway_key_secret_arn=gateway_key_arn,
         table_name=IDEMPOTENCY_TABLE,
+        protection_table_name=PROTECTION_TABLE,
+        policy_parameter_name=POLICY_PARAMETER,
         api_key=secrets.token_urlsafe(24),
     )
 
@@ -115,3 +144,38 @@ def create_idempotency_table(dynamodb: Any, name: str) -> None:
         TableName=name,
         TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL_ATTRIBUTE},
     )
+
+
+def create_protection_table(dynamodb: Any, name: str) -> None:
+    """The protection table in the stack's shape (counters, markers, opt-outs), with its TTL.
+
+    The stack encrypts it with a key of its own; moto keeps it in this process's memory.
+    """
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": PROTECTION_PARTITION_KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": PROTECTION_PARTITION_KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": PROTECTION_TTL_ATTRIBUTE},
+    )
+
+
+def create_policy_parameter(ssm: Any, name: str, document: str) -> None:
+    """The traffic policy's parameter as the stack makes it: a String holding the JSON."""
+    ssm.put_parameter(
+        Name=name,
+        Description="SMS gateway traffic policy (JSON); change it with `smsgw --local policy`",
+        Value=document,
+        Type="String",
+        Tier="Standard",
+    )
+
+
+def default_policy_document(cdk_json: Path = CDK_JSON) -> str:
+    """`cdk.json`'s `trafficPolicy`, checked as the stack checks it (`sms_gateway.policy`),
+    written out as the stack's parameter holds it; the built-in default without one."""
+    context = json.loads(cdk_json.read_text()).get("context", {}) if cdk_json.exists() else {}
+    return traffic_policy_text(read_traffic_policy(context.get(ContextKey.TRAFFIC_POLICY)))

@@ -23,7 +23,9 @@ class LambdaRuntime:
     ) -> None:
         self.gateway = Gateway.from_settings(
             Settings.from_env(environment),
-            AwsClients.of(clients["dynamodb"], clients["secretsmanager"], clients["sqs"]),
+            AwsClients.of(
+                clients["dynamodb"], clients["secretsmanager"], clients["sqs"], ssm=clients["ssm"]
+            ),
         )
         self.function_name = function_name
         # Lambda runs one invocation per container at a time; Powertools' logger and

@@ -4,10 +4,14 @@
     smsgw [--local] [--outputs PATH] receipts SESSIONNO… [--json]
     smsgw [--local] [--outputs PATH] dlq list [--max N] [--json]
     smsgw [--local] [--outputs PATH] dlq redrive [--max N] [--resend-unknown]
+    smsgw [--local] [--outputs PATH] policy show|set FILE|block CC…|allow CC…
+    smsgw [--local] [--outputs PATH] optout add NUMBER…|remove NUMBER|check NUMBER|list [--all]
     smsgw local [ARGS…]
 
-Exit codes: 0 done; 1 the gateway, the API or AWS refused; 2 the command line or the setup
-is wrong (no outputs file, stack not deployed, no credentials).
+Exit codes: 0 done; 1 the gateway, the API or AWS refused (`policy set`: the document is
+not a valid policy; `optout check`: the number is not opted out; `optout remove`: it was
+not); 2 the command line or the setup is wrong (no outputs file, stack not deployed, no
+credentials).
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from smsgw import dlq, local, receipts, send
+from smsgw import dlq, local, optout, policy, receipts, send
 from smsgw.errors import CliError
 from smsgw.outputs import Outputs, load
 
@@ -29,6 +34,13 @@ def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def _page_size(text: str) -> int:
+    value = _positive(text)
+    if value > optout.MAX_PAGE:
+        raise argparse.ArgumentTypeError(f"must be at most {optout.MAX_PAGE}, not {value}")
     return value
 
 
@@ -59,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smsgw",
         description="Send SMS through the gateway, read delivery receipts, manage the "
-        "dead-letter queue, run the gateway locally.",
+        "dead-letter queue, the traffic policy and the opt-out list, run the gateway locally.",
         parents=[_stack_options(defaults=True)],
     )
     after = [_stack_options(defaults=False)]
@@ -135,12 +147,105 @@ def build_parser() -> argparse.ArgumentParser:
         "under a new idempotency key: only once you checked they were not sent",
     )
 
+    _add_policy_commands(commands, after)
+    _add_optout_commands(commands, after)
+
     commands.add_parser(
         "local",
         help="run the gateway on this machine (other arguments go to it)",
         description="Run `python -m local_gateway` with the arguments that follow.",
     )
     return parser
+
+
+def _add_policy_commands(commands: Any, after: list[argparse.ArgumentParser]) -> None:
+    """`policy show|set|block|allow`."""
+    parser = commands.add_parser(
+        "policy",
+        help="the traffic policy: show it, set it, block or allow countries",
+        description="The traffic policy (countries, rate limits, caps, expiry) in its SSM "
+        "parameter (output PolicyParameterName). Every change is checked with the gateway's "
+        "own rules before it is written, and printed as a diff; the gateway uses it within "
+        "a minute.",
+    )
+    actions = parser.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    actions.add_parser(
+        "show",
+        parents=after,
+        help="print the policy as JSON",
+        description="Print the policy as JSON. Exit 1 (after printing it) when the gateway "
+        "would not use it.",
+    )
+    setting = actions.add_parser(
+        "set",
+        parents=after,
+        help="replace the policy with a JSON document",
+        description="Replace the policy with the document in FILE. A document the gateway "
+        "would refuse is not written (exit 1, saying why).",
+    )
+    setting.add_argument("file", metavar="FILE", help="a JSON policy document (- reads stdin)")
+    for name, what in (
+        ("block", "add region codes to Countries.Block: numbers there are never sent"),
+        (
+            "allow",
+            "remove region codes from Countries.Block and, unless Countries.Allow has *, "
+            "add them to it",
+        ),
+    ):
+        action = actions.add_parser(
+            name, parents=after, help=what, description=what[0].upper() + what[1:] + "."
+        )
+        action.add_argument(
+            "countries",
+            nargs="+",
+            metavar="CC",
+            help="ISO 3166-1 alpha-2 region codes as libphonenumber assigns them (RU, US, "
+            "CA: US and CA apart), or * for every country",
+        )
+
+
+def _add_optout_commands(commands: Any, after: list[argparse.ArgumentParser]) -> None:
+    """`optout add|remove|check|list`."""
+    parser = commands.add_parser(
+        "optout",
+        help="the opt-out list: numbers never to text",
+        description="The opt-out list, through the gateway's API: numbers that are never "
+        "texted. Any accepted form of a number works (+86…, 0086…, (86)…, national).",
+    )
+    actions = parser.add_subparsers(dest="optout_command", required=True, metavar="ACTION")
+    adding = actions.add_parser(
+        "add",
+        parents=after,
+        help="opt numbers out",
+        description="Opt numbers out (adding one twice changes nothing).",
+    )
+    adding.add_argument("numbers", nargs="+", metavar="NUMBER", help="several, or comma-separated")
+    removing = actions.add_parser(
+        "remove",
+        parents=after,
+        help="opt a number back in",
+        description="Opt a number back in. Exit 1 when it was not opted out.",
+    )
+    removing.add_argument("number", metavar="NUMBER")
+    checking = actions.add_parser(
+        "check",
+        parents=after,
+        help="whether a number is opted out",
+        description="Whether a number is opted out: exit 0 when it is, 1 when it is not.",
+    )
+    checking.add_argument("number", metavar="NUMBER")
+    listing = actions.add_parser(
+        "list",
+        parents=after,
+        help="print the opted-out numbers",
+        description="Print the opted-out numbers, one a line (in full: that is the list's "
+        "purpose): one page, or every page with --all.",
+    )
+    listing.add_argument("--all", action="store_true", help="every page, not just the first")
+    listing.add_argument(
+        "--limit", type=_page_size, metavar="N", help="numbers a page (1 to 1000; default 100)"
+    )
+    listing.add_argument("--next", metavar="TOKEN", help="start at this page (as printed)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,9 +275,33 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         return send.send(outputs, message, args.via, args.key)
     if args.command == "receipts":
         return receipts.show(outputs, args.session_nos, as_json=args.json)
+    if args.command == "policy":
+        return _policy(outputs, args)
+    if args.command == "optout":
+        return _optout(outputs, args)
     if args.dlq_command == "list":
         return dlq.list_command(outputs, args.max, json_output=args.json)
     return dlq.redrive_command(outputs, args.max, resend_unknown=args.resend_unknown)
+
+
+def _policy(outputs: Outputs, args: argparse.Namespace) -> int:
+    if args.policy_command == "show":
+        return policy.show(outputs)
+    if args.policy_command == "set":
+        return policy.set_from_file(outputs, args.file)
+    if args.policy_command == "block":
+        return policy.block(outputs, args.countries)
+    return policy.allow(outputs, args.countries)
+
+
+def _optout(outputs: Outputs, args: argparse.Namespace) -> int:
+    if args.optout_command == "add":
+        return optout.add(outputs, args.numbers)
+    if args.optout_command == "remove":
+        return optout.remove(outputs, args.number)
+    if args.optout_command == "check":
+        return optout.check(outputs, args.number)
+    return optout.list_numbers(outputs, all_pages=args.all, limit=args.limit, next_token=args.next)
 
 
 def _outputs(args: argparse.Namespace) -> Outputs:

@@ -1,11 +1,12 @@
-"""The gateway's REST API: `POST /messages` and `GET /messages/{SessionNo,…}` with the key."""
+"""The gateway's REST API with its key: `POST /messages`, `GET /messages/{SessionNo,…}`, and
+the opt-out list (`POST|GET /optouts`, `GET|DELETE /optouts/{PhoneNumber}`)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import urllib3
 
@@ -17,8 +18,12 @@ from smsgw.outputs import API_KEY, API_KEY_ID, API_URL, Outputs
 API_KEY_HEADER: Final = "x-api-key"
 # The function's own time budget stays below API Gateway's 29 s; a little more covers the hop.
 TIMEOUT: Final = urllib3.Timeout(connect=5.0, read=35.0)
-# Connecting again is safe (nothing was sent yet); reading again after a POST is not.
-RETRIES: Final = urllib3.Retry(total=2, connect=2, read=0, status=0, redirect=0)
+# Connecting again is safe (nothing was sent yet); reading again after a POST is not. An
+# answer is shown as it came: urllib3 would otherwise retry a GET's or a DELETE's 503 that
+# carries Retry-After (the API's do) and, with no status retries, fail as "too many 503s".
+RETRIES: Final = urllib3.Retry(
+    total=2, connect=2, read=0, status=0, redirect=0, respect_retry_after_header=False
+)
 # Failures before the request left: a POST that failed so can be sent again without doubt.
 # (NewConnectionError and NameResolutionError are ConnectTimeoutErrors too.)
 _NOTHING_SENT: Final = (
@@ -55,14 +60,45 @@ class GatewayApi:
         headers = {"Content-Type": "application/json"}
         if idempotency_key:
             headers[IDEMPOTENCY_KEY_HEADER] = idempotency_key
-        return self._call("POST", "messages", headers, json.dumps(message).encode())
+        return self._call(
+            "POST", "messages", headers, json.dumps(message).encode(), may_have_sent=True
+        )
 
     def receipts(self, session_nos: list[str]) -> Answer:
         """`GET /messages/{SessionNo,…}` (the API takes at most 100 at a time)."""
         path = "messages/" + ",".join(quote(s, safe="") for s in session_nos)
         return self._call("GET", path, {}, None)
 
-    def _call(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> Answer:
+    def optout_add(self, numbers: list[str]) -> Answer:
+        """`POST /optouts` (the API takes 1 to 1,000 numbers at a time)."""
+        body = json.dumps({"PhoneNumbers": numbers}).encode()
+        return self._call("POST", "optouts", {"Content-Type": "application/json"}, body)
+
+    def optout_check(self, number: str) -> Answer:
+        """`GET /optouts/{PhoneNumber}`: 200 opted out, 404 not."""
+        return self._call("GET", _optout_path(number), {}, None)
+
+    def optout_remove(self, number: str) -> Answer:
+        """`DELETE /optouts/{PhoneNumber}`: 200 removed, 404 it was not opted out."""
+        return self._call("DELETE", _optout_path(number), {}, None)
+
+    def optout_page(self, limit: int | None = None, next_token: str | None = None) -> Answer:
+        """`GET /optouts?limit=&next=`: one page of the list and the next page's token."""
+        query = {"limit": limit, "next": next_token}
+        given = urlencode({k: v for k, v in query.items() if v is not None})
+        return self._call("GET", f"optouts?{given}" if given else "optouts", {}, None)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        *,
+        may_have_sent: bool = False,
+    ) -> Answer:
+        """One request. `may_have_sent`: a request that may not be repeated blindly (a
+        message), so a lost answer says so instead of "cannot reach"."""
         url = self.base_url + path
         try:
             response = self._pool.request(
@@ -70,7 +106,7 @@ class GatewayApi:
             )
         except urllib3.exceptions.MaxRetryError as error:
             reason = error.reason
-            if method == "POST" and not isinstance(reason, _NOTHING_SENT):
+            if may_have_sent and not isinstance(reason, _NOTHING_SENT):
                 raise CliError(
                     "no answer from the API in time: the message may have been sent; send it "
                     "again with the same --key to be sure it goes out once",
@@ -87,6 +123,11 @@ class GatewayApi:
         except json.JSONDecodeError:
             parsed = text
         return Answer(status=response.status, body=parsed)
+
+
+def _optout_path(number: str) -> str:
+    """`optouts/{PhoneNumber}`, the number as typed, URL-encoded (`+` is `%2B`)."""
+    return "optouts/" + quote(number.strip(), safe="")
 
 
 def for_outputs(outputs: Outputs) -> GatewayApi:

@@ -20,6 +20,7 @@ QUEUE_URL: Final = "QueueUrl"
 DEAD_LETTER_QUEUE_URL: Final = "DeadLetterQueueUrl"
 API_URL: Final = "ApiUrl"
 API_KEY_ID: Final = "ApiKeyId"
+POLICY_PARAMETER_NAME: Final = "PolicyParameterName"
 AWS_ENDPOINT_URL: Final = "AwsEndpointUrl"
 API_KEY: Final = "ApiKey"
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,11 @@ def drain_queue(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
         )
 
 
+def now_iso() -> str:
+    """The time now as SNS writes its `Timestamp`: `2026-11-30T08:00:00.123Z`."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def load_event(name: str) -> dict[str, Any]:
     """A fresh copy of `tests/events/<name>.json`."""
     event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
@@ -60,6 +67,7 @@ def sqs_record(body: str | dict[str, Any], **attributes: str) -> dict[str, Any]:
     """One record shaped like `sqsEvent.json`'s, with this body and string attributes."""
     record: dict[str, Any] = copy.deepcopy(load_event("sqsEvent")["Records"][0])
     record["messageId"] = str(uuid.uuid4())
+    record["attributes"]["SentTimestamp"] = str(int(time.time() * 1000))  # sent just now
     record["body"] = body if isinstance(body, str) else json.dumps(body)
     record["messageAttributes"] = {
         name: {
@@ -82,6 +90,7 @@ def sns_envelope(message_body: dict[str, Any] | str, **attributes: str) -> str:
     """The body SQS holds when an SNS subscription does not use raw delivery."""
     envelope = json.loads(load_event("snsSqsEvent")["Records"][0]["body"])
     envelope["MessageId"] = str(uuid.uuid4())
+    envelope["Timestamp"] = now_iso()
     envelope["Message"] = (
         message_body if isinstance(message_body, str) else json.dumps(message_body)
     )
@@ -96,6 +105,7 @@ def sns_event(message_body: dict[str, Any] | str, **attributes: str) -> dict[str
     event = load_event("snsEvent")
     sns = event["Records"][0]["Sns"]
     sns["MessageId"] = str(uuid.uuid4())
+    sns["Timestamp"] = now_iso()
     sns["Message"] = message_body if isinstance(message_body, str) else json.dumps(message_body)
     sns["MessageAttributes"] = {n: {"Type": "String", "Value": v} for n, v in attributes.items()}
     return event
@@ -115,6 +125,7 @@ def api_event(
     event["path"] = event["resource"] = path
     event["requestContext"]["httpMethod"] = method
     event["requestContext"]["requestId"] = str(uuid.uuid4())
+    event["requestContext"]["requestTimeEpoch"] = int(time.time() * 1000)  # taken just now
     merged = {k: v for k, v in event["headers"].items() if k != "Idempotency-Key"}
     merged.update(headers or {})
     event["headers"] = merged

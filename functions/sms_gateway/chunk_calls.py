@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Final, Protocol, TypeVar
 
 from sms_gateway import upstream
 from sms_gateway.chunks import ChunkOutcome, ChunkRequest
 from sms_gateway.credentialed_client import CredentialedClient
 from sms_gateway.errors import (
+    FailedNumber,
     NumbersRefusedError,
+    PolicyRefusedError,
     UnknownActionError,
     UnknownOutcomeError,
     UspeedoError,
 )
+from sms_gateway.protection import Protection, Screening
 from sms_gateway.telemetry import Counters
 from sms_gateway.time_budget import RemainingMs, ensure_time_for_a_call
 from sms_gateway.uspeedo_client import BATCH_ACTION, SEND_ACTION
@@ -44,15 +48,49 @@ R = TypeVar("R", bound=_Timed)
 
 
 class ChunkCalls:
-    """Sends chunks through a `CredentialedClient`, counting latency and failures."""
+    """Sends chunks through a `CredentialedClient`, counting latency and failures; with
+    `protection`, only the numbers that pass its checks, and never an expired message."""
 
-    def __init__(self, client: CredentialedClient, counters: Counters) -> None:
+    def __init__(
+        self,
+        client: CredentialedClient,
+        counters: Counters,
+        protection: Protection | None = None,
+    ) -> None:
         self._client = client
         self._counters = counters
+        self._protection = protection
 
     def send(self, chunk: ChunkRequest, remaining_ms: RemainingMs | None = None) -> ChunkOutcome:
-        """One provider call for `chunk`: sent, or an unknown outcome."""
+        """One provider call for the numbers of `chunk` that pass the protection checks:
+        sent, or an unknown outcome. Raises `PolicyRefusedError` when none passes."""
         ensure_time_for_a_call(remaining_ms)
+        if self._protection is None:
+            return self._call(chunk, remaining_ms)
+        self._protection.check_age(chunk.entered_at, chunk.time_to_live)
+        screening = self._protection.screen(chunk.key, chunk.phones)
+        if not screening.refused:
+            return self._call(chunk, remaining_ms)
+        return self._send_screened(chunk, screening, remaining_ms)
+
+    def _send_screened(
+        self, chunk: ChunkRequest, screening: Screening, remaining_ms: RemainingMs | None
+    ) -> ChunkOutcome:
+        """Send what passed; the refused numbers join the outcome's `refused` (positions in
+        the whole chunk, the provider's own refusals mapped back to them)."""
+        phones = chunk.phones
+        refused = dict(screening.refused)
+        kept = [position for position in range(len(phones)) if position not in refused]
+        if not kept:
+            failed = [FailedNumber(phones[p], reason) for p, reason in screening.refused]
+            raise PolicyRefusedError(failed, retry_after=screening.retry_after)
+        body = upstream.only_positions(chunk.body, chunk.batch, kept)
+        outcome = self._call(replace(chunk, body=body), remaining_ms)
+        provider_refused = {kept[p]: reason for p, reason in outcome.refused or ()}
+        return replace(outcome, refused=tuple(sorted({**refused, **provider_refused}.items())))
+
+    def _call(self, chunk: ChunkRequest, remaining_ms: RemainingMs | None) -> ChunkOutcome:
+        """One provider call for every number of `chunk`."""
         try:
             if chunk.batch:
                 return self._send_batch(chunk, remaining_ms)

@@ -25,13 +25,17 @@ class ChunkRequest:
 
     `key` is the chunk's idempotency key (`{message key}#{index}`), `fingerprint` the
     message's keyed fingerprint (a reused key with another message is refused on it),
-    `action` the provider action and `body` its request, without `Action`.
+    `action` the provider action and `body` its request, without `Action`. Only `key` and
+    `fingerprint` go into the idempotency record.
     """
 
     key: str
     fingerprint: str
     action: str
     body: Mapping[str, Any]
+    # When the message entered AWS (epoch seconds) and its own TimeToLive: its expiry.
+    entered_at: float | None = None
+    time_to_live: int | None = None
 
     @property
     def batch(self) -> bool:

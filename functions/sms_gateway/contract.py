@@ -24,6 +24,7 @@ MESSAGE_FIELDS: Final = (
     "AccountId",
     "Action",
     "IdempotencyKey",
+    "TimeToLive",
 )
 # Numbers written without a country code belong to China unless DEFAULT_COUNTRY_CODE says
 # otherwise (bare digits).
@@ -66,6 +67,11 @@ INVOCATION_OUT_OF_TIME: Final = "InvocationOutOfTime"
 GATEWAY_MISCONFIGURED: Final = "GatewayMisconfigured"
 IDEMPOTENCY_STORE_UNAVAILABLE: Final = "IdempotencyStoreUnavailable"
 UNSUPPORTED_EVENT: Final = "UnsupportedEvent"
+# Protection: every number refused by the traffic policy or the opt-out list; too old to
+# send; no usable policy at all.
+POLICY_REFUSED: Final = "PolicyRefused"
+EXPIRED: Final = "Expired"
+POLICY_UNAVAILABLE: Final = "PolicyUnavailable"
 ERROR_CODES: Final = frozenset(
     {
         GATEWAY_ERROR,
@@ -83,8 +89,24 @@ ERROR_CODES: Final = frozenset(
         GATEWAY_MISCONFIGURED,
         IDEMPOTENCY_STORE_UNAVAILABLE,
         UNSUPPORTED_EVENT,
+        POLICY_REFUSED,
+        EXPIRED,
+        POLICY_UNAVAILABLE,
     }
 )
+
+# --- Protection -----------------------------------------------------------------------
+
+# Why the gateway refused one number (a `Failed` entry's `Reason`), checked in this order.
+OPTED_OUT: Final = "opted_out"
+COUNTRY_BLOCKED: Final = "country_blocked"
+RATE_LIMITED: Final = "rate_limited"  # a Number or Prefix limit
+CAP_REACHED: Final = "cap_reached"  # a Country or Global limit
+POLICY_REASONS: Final = (OPTED_OUT, COUNTRY_BLOCKED, RATE_LIMITED, CAP_REACHED)
+# `GET`/`DELETE /optouts/{PhoneNumber}` of a number that is not opted out (404).
+NOT_OPTED_OUT: Final = "NotOptedOut"
+# A message's own expiry, in seconds from when it entered AWS.
+TIME_TO_LIVE_FIELD: Final = "TimeToLive"
 
 # --- Masking --------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sms_gateway.contract import IDEMPOTENCY_KEY_ATTRIBUTE
@@ -24,6 +25,9 @@ class Delivery:
     idempotency_key: str | None
     attributes: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     message_id: str | None = None
+    # When the message entered AWS (epoch seconds): SNS's Timestamp when it came through a
+    # topic, else SQS's SentTimestamp. Its age is counted from here.
+    entered_at: float | None = None
 
 
 def from_sqs_record(record: Mapping[str, Any]) -> Delivery:
@@ -41,6 +45,7 @@ def from_sqs_record(record: Mapping[str, Any]) -> Delivery:
             idempotency_key=_key(envelope_attributes) or _key(attributes),
             attributes={**attributes, **envelope_attributes},
             message_id=record.get("messageId"),
+            entered_at=_iso_time(parsed.get("Timestamp")) or _sent_timestamp(record),
         )
     return Delivery(
         body=body,
@@ -48,6 +53,7 @@ def from_sqs_record(record: Mapping[str, Any]) -> Delivery:
         idempotency_key=_key(attributes),
         attributes=attributes,
         message_id=record.get("messageId"),
+        entered_at=_sent_timestamp(record),
     )
 
 
@@ -62,6 +68,7 @@ def from_sns_record(record: Mapping[str, Any]) -> Delivery:
         idempotency_key=_key(attributes),
         attributes=attributes,
         message_id=sns.get("MessageId"),
+        entered_at=_iso_time(sns.get("Timestamp")),
     )
 
 
@@ -72,6 +79,26 @@ def _json_or_text(text: str) -> Any:
         return load_json(text)
     except UnreadableJsonError:
         return text
+
+
+def _sent_timestamp(record: Mapping[str, Any]) -> float | None:
+    """SQS's `SentTimestamp` attribute (epoch milliseconds), in seconds."""
+    attributes = record.get("attributes")
+    value = attributes.get("SentTimestamp") if isinstance(attributes, Mapping) else None
+    try:
+        return int(value) / 1000 if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _iso_time(value: Any) -> float | None:
+    """An ISO 8601 time (SNS's `Timestamp`, `2026-11-30T08:00:00.000Z`) in epoch seconds."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
 
 
 def _is_sns_envelope(value: Any) -> bool:

@@ -217,3 +217,44 @@ class UnsupportedEventError(GatewayError):
             f"{description} is not supported: send messages through the SNS topic, the SQS "
             "queue, the API, or invoke with a bare message"
         )
+
+
+class PolicyRefusedError(PermanentError):
+    """The traffic policy or the opt-out list refused every number of the message.
+
+    Permanent as the message stands — nothing is stored as sent, so after the policy
+    changes a redrive sends it. `failed` holds each number with its reason (`opted_out`,
+    `country_blocked`, `rate_limited`, `cap_reached`); the text names them masked.
+    `retry_after` (seconds until the earliest refusing window ends) is set only when every
+    refusal was a limit: the API then answers 429 instead of 422.
+    """
+
+    code = contract.POLICY_REFUSED
+    _SHOWN: ClassVar[int] = 20
+
+    def __init__(self, failed: Sequence[FailedNumber], *, retry_after: float | None = None) -> None:
+        self.failed = tuple(failed)
+        shown = "; ".join(
+            f"{mask_phone(f.phone_number)}: {f.reason}" for f in self.failed[: self._SHOWN]
+        )
+        more = len(self.failed) - self._SHOWN
+        rest = f"; and {more} more" if more > 0 else ""
+        super().__init__(
+            f"the traffic policy refused all {len(self.failed)} numbers — {shown}{rest}",
+            retry_after=retry_after,
+        )
+
+
+class ExpiredError(PermanentError):
+    """The message is older than its `TimeToLive` (or the policy's `MaxAgeSeconds`) allows:
+    a stale one-time code is worse than none, so it is not sent."""
+
+    code = contract.EXPIRED
+
+
+class PolicyUnavailableError(GatewayError):
+    """No usable traffic policy (unreadable, or invalid with no earlier good one): nothing
+    is sent until there is one; retried, and alarmed."""
+
+    code = contract.POLICY_UNAVAILABLE
+    retryable = True

@@ -18,8 +18,12 @@ from sms_gateway.deliveries import Delivery
 from sms_gateway.errors import FieldError, GatewayError, MessageValidationError
 from sms_gateway.gateway_key import GatewayKeySource
 from sms_gateway.idempotency import ChunkLedger, DynamoLedger, NoLedger
+from sms_gateway.limit_counters import LimitCounters
 from sms_gateway.message import MAX_IDEMPOTENCY_KEY_LENGTH
 from sms_gateway.message_input import parse_message
+from sms_gateway.optouts import OptOutStore
+from sms_gateway.policy_source import PolicySource
+from sms_gateway.protection import Protection
 from sms_gateway.provider_answers import SessionReceipts
 from sms_gateway.sender import Sender
 from sms_gateway.settings import Settings
@@ -36,6 +40,10 @@ if TYPE_CHECKING:
 # concurrency bounds the containers, so this bounds what the provider sees.
 MAX_PARALLEL_CALLS: Final = 10
 
+# DynamoDB calls in flight at once for the protection checks (counters of one chunk); a
+# pool of their own, since they run inside the chunk pool's threads.
+PROTECTION_CALLS: Final = 16
+
 PARKED: Final = "parked"
 SENT: Final = "sent"
 
@@ -48,11 +56,12 @@ class AwsClients:
     dynamodb: Any
     secretsmanager: Any
     sqs: Callable[[], Any]
+    ssm: Any = None  # only with a traffic policy
 
     @classmethod
-    def of(cls, dynamodb: Any, secretsmanager: Any, sqs: Any) -> AwsClients:
-        """From three clients made already."""
-        return cls(dynamodb=dynamodb, secretsmanager=secretsmanager, sqs=lambda: sqs)
+    def of(cls, dynamodb: Any, secretsmanager: Any, sqs: Any, ssm: Any = None) -> AwsClients:
+        """From clients made already."""
+        return cls(dynamodb=dynamodb, secretsmanager=secretsmanager, sqs=lambda: sqs, ssm=ssm)
 
 
 class Gateway:
@@ -65,34 +74,15 @@ class Gateway:
         dead_letters: DeadLetterQueue | None,
         ledger: ChunkLedger,
         telemetry: Counters = counters,
+        optouts: OptOutStore | None = None,
     ) -> None:
         self.settings = settings
+        self.optouts = optouts
         self.sender = sender
         self.dead_letters = dead_letters
         self.ledger = ledger
         self.telemetry = telemetry
         self._pool: ThreadPoolExecutor | None = None
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Gateway:
-        """The real thing: boto3 clients of one session, from the function's environment.
-
-        Built by the first invocation, so boto3 is imported then, not by the handler's
-        import. The clients share one boto3 session: each new session parses botocore's
-        endpoint data again (tens of milliseconds of a cold start), and Powertools makes
-        a session of its own for every provider it is not given one for. The dead-letter
-        queue's client is made when the first message is parked, which most containers
-        never do.
-        """
-        import boto3  # here: tests and local runs bring their own clients
-
-        session = boto3.session.Session()
-        clients = AwsClients(
-            dynamodb=session.client("dynamodb"),
-            secretsmanager=session.client("secretsmanager"),
-            sqs=lambda: session.client("sqs"),
-        )
-        return cls.from_settings(Settings.from_env(environ), clients)
 
     @classmethod
     def from_settings(
@@ -129,16 +119,23 @@ class Gateway:
         # One provider for both secrets: one boto3 client, one cache.
         secrets = secrets or SecretsProvider(boto3_client=clients.secretsmanager)
         pool = ThreadPoolExecutor(MAX_PARALLEL_CALLS, thread_name_prefix="uspeedo")
+        gateway_key = GatewayKeySource(settings.gateway_key_secret_id, secrets)
+        optouts = (
+            OptOutStore(settings.protection_table, clients.dynamodb)
+            if settings.protection_table
+            else None
+        )
         sender = Sender(
             settings,
             CredentialsSource(settings.secret_id, secrets),
             ledger,
             pool,
             counters,
-            gateway_key=GatewayKeySource(settings.gateway_key_secret_id, secrets),
+            gateway_key=gateway_key,
+            protection=_protection(settings, clients, optouts, gateway_key),
             **sender_options,
         )
-        gateway = cls(settings, sender, dead_letters, ledger)
+        gateway = cls(settings, sender, dead_letters, ledger, optouts=optouts)
         gateway._pool = pool
         return gateway
 
@@ -154,15 +151,23 @@ class Gateway:
     # --- the two ways in ---------------------------------------------------------------
 
     def accept(
-        self, data: Any, *, key: str | None = None, remaining_ms: RemainingMs | None = None
+        self,
+        data: Any,
+        *,
+        key: str | None = None,
+        remaining_ms: RemainingMs | None = None,
+        entered_at: float | None = None,
     ) -> SendOutcome:
         """Validate and send one message for a caller who waits for the answer (API,
-        direct invoke). Raises the error that says why not."""
+        direct invoke). Raises the error that says why not. `entered_at`: when the
+        message entered AWS (epoch seconds), for its expiry."""
         self.telemetry.count("MessagesReceived")
         try:
             message = parse_message(data, default_country_code=self.settings.default_country_code)
             _check_key(key)
-            outcome = self.sender.send(message, key=key, remaining_ms=remaining_ms)
+            outcome = self.sender.send(
+                message, key=key, remaining_ms=remaining_ms, entered_at=entered_at
+            )
         except GatewayError as exc:
             _report_not_sent(self.telemetry, exc)
             raise
@@ -173,7 +178,12 @@ class Gateway:
         """One message from SQS or SNS: sent, or parked in the dead-letter queue with its
         reason. Raises only what is worth retrying (the queue or Lambda retries it)."""
         try:
-            self.accept(delivery.message, key=delivery.idempotency_key, remaining_ms=remaining_ms)
+            self.accept(
+                delivery.message,
+                key=delivery.idempotency_key,
+                remaining_ms=remaining_ms,
+                entered_at=delivery.entered_at,
+            )
         except GatewayError as exc:
             if exc.retryable or self.dead_letters is None:
                 # No dead-letter queue configured: the queue's redrive parks it, later.
@@ -193,6 +203,53 @@ class Gateway:
     def receipts(self, session_nos: Sequence[str]) -> list[SessionReceipts]:
         """Delivery receipts of earlier sends."""
         return self.sender.receipts(session_nos)
+
+
+def gateway_from_env(environ: Mapping[str, str] | None = None) -> Gateway:
+    """The real thing: boto3 clients of one session, from the function's environment.
+
+    Built by the first invocation, so boto3 is imported then, not by the handler's import.
+    The clients share one boto3 session: each new session parses botocore's endpoint data
+    again (tens of milliseconds of a cold start), and Powertools makes a session of its own
+    for every provider it is not given one for. The dead-letter queue's client is made when
+    the first message is parked, which most containers never do.
+    """
+    import boto3  # here: tests and local runs bring their own clients
+
+    settings = Settings.from_env(environ)
+    session = boto3.session.Session()
+    clients = AwsClients(
+        dynamodb=session.client("dynamodb"),
+        secretsmanager=session.client("secretsmanager"),
+        sqs=lambda: session.client("sqs"),
+        ssm=session.client("ssm") if settings.traffic_policy_parameter else None,
+    )
+    return Gateway.from_settings(settings, clients)
+
+
+def _protection(
+    settings: Settings,
+    clients: AwsClients,
+    optouts: OptOutStore | None,
+    gateway_key: GatewayKeySource,
+) -> Protection | None:
+    """The protection checks, when a policy or the protection table is configured."""
+    if settings.traffic_policy_parameter is None and optouts is None:
+        return None
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    provider = SSMProvider(boto3_client=clients.ssm) if clients.ssm is not None else None
+    limits = (
+        LimitCounters(
+            settings.protection_table,
+            clients.dynamodb,
+            ThreadPoolExecutor(PROTECTION_CALLS, thread_name_prefix="protection"),
+        )
+        if settings.protection_table
+        else None
+    )
+    policies = PolicySource(settings.traffic_policy_parameter, provider, settings.policy_cache_s)
+    return Protection(policies, optouts, limits, gateway_key, counters)
 
 
 def _report_sent(telemetry: Counters, outcome: SendOutcome) -> None:

@@ -12,6 +12,7 @@ boto3 and the secret's provider for the first invocation, which builds the gatew
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 # First, before pydantic is loaded by the model: see the queues module's docstring.
@@ -21,7 +22,7 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 
 from sms_gateway.errors import UnsupportedEventError
 from sms_gateway.event_kinds import EventKind, kind_of
-from sms_gateway.gateway import Gateway
+from sms_gateway.gateway import Gateway, gateway_from_env
 from sms_gateway.message import MESSAGE_FIELDS
 from sms_gateway.telemetry import capture_lambda_handler, counters, logger, metrics
 
@@ -41,7 +42,7 @@ def gateway() -> Gateway:
     """The container's gateway, built on first use and kept while the container lives."""
     global _gateway  # one per container is the point
     if _gateway is None:
-        _gateway = Gateway.from_env()
+        _gateway = gateway_from_env()
     return _gateway
 
 
@@ -81,7 +82,10 @@ def lambda_handler(event: Any, context: LambdaContext) -> Any:
     if kind is EventKind.API:
         logger.set_correlation_id(_request_id(event))
         return rest_api().resolve(event, context)  # a malformed event answers 400 (rest_api)
-    outcome = current.accept(event, remaining_ms=context.get_remaining_time_in_millis)
+    # A direct invoke enters AWS as it is invoked: its age starts now.
+    outcome = current.accept(
+        event, remaining_ms=context.get_remaining_time_in_millis, entered_at=time.time()
+    )
     return outcome.as_result()
 
 

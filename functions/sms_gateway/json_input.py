@@ -17,6 +17,7 @@ returns the standard library's types.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Final
 
 MAX_DEPTH: Final = 32
@@ -43,6 +44,16 @@ def load_json(text: str | bytes | bytearray, *, max_depth: int = MAX_DEPTH) -> A
         raise _too_deep(max_depth) from None
     except ValueError:  # JSONDecodeError, and UnicodeDecodeError for bytes
         raise UnreadableJsonError(NOT_JSON, "is not valid JSON") from None
+    check_depth(value, max_depth=max_depth)
+    return value
+
+
+def load_value(data: Any, *, max_depth: int = MAX_DEPTH) -> Any:
+    """`data` as plain Python values: JSON text (str or bytes) parsed, a mapping copied into
+    a plain dict, anything else as it is — its nesting bounded either way."""
+    if isinstance(data, str | bytes | bytearray):
+        return load_json(data, max_depth=max_depth)
+    value = dict(data) if isinstance(data, Mapping) else data
     check_depth(value, max_depth=max_depth)
     return value
 

@@ -35,6 +35,7 @@ MAX_NUMBERS_PER_CALL: Final = 1_000  # SendUSMSMessage's own limit per request
 MAX_SENDER_ID_LENGTH: Final = 11
 MAX_USER_ID_LENGTH: Final = 32
 MAX_IDEMPOTENCY_KEY_LENGTH: Final = 128
+MAX_TIME_TO_LIVE_S: Final = 259_200  # three days
 MAX_ACCOUNT_ID: Final = 2**63 - 1  # the provider's SDKs hold it in a 64-bit int
 
 # The field names of one of `Recipients`.
@@ -91,6 +92,7 @@ class Message:
     account_id: int | None = None
     idempotency_key: str | None = None
     recipients: tuple[Recipient, ...] | None = None
+    time_to_live: int | None = None
 
     @property
     def phone_count(self) -> int:

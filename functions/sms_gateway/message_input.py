@@ -51,12 +51,13 @@ from sms_gateway.input_fields import (
     validating_with,
     validation_context,
 )
-from sms_gateway.json_input import UnreadableJsonError, check_depth, load_json
+from sms_gateway.json_input import UnreadableJsonError, load_value
 from sms_gateway.message import (
     MAX_ACCOUNT_ID,
     MAX_IDEMPOTENCY_KEY_LENGTH,
     MAX_PHONE_NUMBERS,
     MAX_SENDER_ID_LENGTH,
+    MAX_TIME_TO_LIVE_S,
     Message,
     Recipient,
 )
@@ -259,6 +260,17 @@ class _MessageInput(BaseModel):
             ),
         ),
     ] = None
+    time_to_live: Annotated[
+        Annotated[int, Field(ge=1, le=MAX_TIME_TO_LIVE_S)] | None,
+        Field(
+            alias="TimeToLive",
+            description=(
+                "The gateway's own field, not sent to USpeedo: seconds (1 to 259,200) the "
+                "message may wait, counted from when it entered AWS; older, it is not sent "
+                "(Expired). Overrides the traffic policy's MaxAgeSeconds."
+            ),
+        ),
+    ] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -323,7 +335,7 @@ def parse_message(
     errors: list[FieldError] = []
     parsed: _MessageInput | None = None
     try:
-        body = _readable_body(data)
+        body = load_value(data)
     except UnreadableJsonError as exc:
         # Refused before pydantic sees it: a nesting bomb would otherwise reach a recursive
         # walk (pydantic's, the signature's, a log line's) as a bare RecursionError.
@@ -359,18 +371,9 @@ def parse_message(
         user_id=parsed.user_id,
         account_id=parsed.account_id,
         idempotency_key=parsed.idempotency_key,
+        time_to_live=parsed.time_to_live,
         recipients=recipients,
     )
-
-
-def _readable_body(data: Any) -> Any:
-    """The message as Python values: JSON text parsed, a mapping copied into the plain
-    dict strict mode takes, its nesting bounded either way (`json_input`)."""
-    if isinstance(data, str | bytes):
-        return load_json(data)
-    body = dict(data) if isinstance(data, Mapping) else data
-    check_depth(body)
-    return body
 
 
 def _recipient(parsed: _RecipientInput) -> Recipient:

@@ -3,12 +3,14 @@
 Every error leaves as `{"Error": {"Code", "Message", "Fields"?, "RetCode"?}}` with a status
 chosen in one place (`status_for`); unknown routes get 404 and known routes with another
 method 405; an event too broken to be a request (`malformed_request`) 400 — never 500. The
-API's OpenAPI description is the `openapi` module's.
+API's OpenAPI description is the `openapi` module's; the opt-out list's routes answer what
+`optout_routes` decides.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -17,19 +19,23 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
+from sms_gateway import optout_routes
 from sms_gateway.contract import IDEMPOTENCY_KEY_HEADER
 from sms_gateway.errors import (
+    ExpiredError,
     FieldError,
     GatewayError,
     IdempotencyKeyReusedError,
     MessageValidationError,
     NumbersRefusedError,
     PermanentError,
+    PolicyRefusedError,
+    PolicyUnavailableError,
     UnknownOutcomeError,
     UspeedoError,
 )
 from sms_gateway.gateway import Gateway
-from sms_gateway.openapi import MESSAGES_PATH, OPENAPI_PATH, openapi_document
+from sms_gateway.openapi import MESSAGES_PATH, OPENAPI_PATH, OPTOUTS_PATH, openapi_document
 from sms_gateway.provider_answers import SessionReceipts
 from sms_gateway.telemetry import logger
 from sms_gateway.uspeedo_client import MAX_SESSIONS_PER_RECEIPT_CALL
@@ -47,6 +53,8 @@ _ROUTES: Final = (
     (re.compile(r"^/messages/?$"), ("POST",)),
     (re.compile(r"^/messages/[^/]+/?$"), ("GET",)),
     (re.compile(r"^/openapi\.json$"), ("GET",)),
+    (re.compile(r"^/optouts/?$"), ("GET", "POST")),
+    (re.compile(r"^/optouts/[^/]+/?$"), ("GET", "DELETE")),
 )
 
 
@@ -56,11 +64,17 @@ def status_for(error: GatewayError) -> int:
         return HTTPStatus.BAD_REQUEST
     if isinstance(error, IdempotencyKeyReusedError):
         return HTTPStatus.CONFLICT
+    if isinstance(error, PolicyRefusedError):
+        # Every refusal a limit: the same message may go once the window ends.
+        limited = error.retry_after is not None
+        return HTTPStatus.TOO_MANY_REQUESTS if limited else HTTPStatus.UNPROCESSABLE_ENTITY
+    if isinstance(error, ExpiredError):  # too old to send: never will be, as it stands
+        return HTTPStatus.UNPROCESSABLE_ENTITY
     if isinstance(error, PermanentError):
         return HTTPStatus.UNPROCESSABLE_ENTITY
     if isinstance(error, UnknownOutcomeError):
         return HTTPStatus.BAD_GATEWAY
-    if error.retryable:
+    if isinstance(error, PolicyUnavailableError) or error.retryable:
         return HTTPStatus.SERVICE_UNAVAILABLE
     return HTTPStatus.INTERNAL_SERVER_ERROR
 
@@ -73,7 +87,7 @@ def error_body(error: GatewayError) -> dict[str, Any]:
         detail["Fields"] = [e.as_dict() for e in error.errors]
     if isinstance(error, UspeedoError) and error.ret_code is not None:
         detail["RetCode"] = error.ret_code
-    if isinstance(error, NumbersRefusedError):
+    if isinstance(error, NumbersRefusedError | PolicyRefusedError):
         # The caller sent these numbers and needs to know which ones; never logged.
         detail["Failed"] = [f.as_dict() for f in error.failed]
     return {"Error": detail}
@@ -157,6 +171,7 @@ def build_api(gateway: Callable[[], Gateway]) -> APIGatewayRestResolver:
             _body_text(event),
             key=key,
             remaining_ms=_api_deadline(app.lambda_context.get_remaining_time_in_millis),
+            entered_at=_request_time(event),
         )
         return _json(HTTPStatus.OK, outcome.as_result())
 
@@ -169,6 +184,7 @@ def build_api(gateway: Callable[[], Gateway]) -> APIGatewayRestResolver:
     def openapi() -> Response[Any]:
         return _json(HTTPStatus.OK, openapi_document())
 
+    _add_optout_routes(app, gateway)
     # Registered by call, not as decorators: Powertools' exception_handler is untyped.
     app.exception_handler(GatewayError)(_gateway_error)
     app.exception_handler(Exception)(_unexpected)
@@ -178,6 +194,33 @@ def build_api(gateway: Callable[[], Gateway]) -> APIGatewayRestResolver:
         return _no_route(app.current_event.path, app.current_event.http_method.upper())
 
     return app
+
+
+def _add_optout_routes(app: APIGatewayRestResolver, gateway: Callable[[], Gateway]) -> None:
+    """`/optouts` and `/optouts/{PhoneNumber}`: `optout_routes` decides each answer."""
+
+    @app.post(OPTOUTS_PATH)
+    def add_optouts() -> Response[Any]:
+        return _json(*optout_routes.add(gateway(), _body_text(app.current_event)))
+
+    @app.get(OPTOUTS_PATH)
+    def list_optouts() -> Response[Any]:
+        query = app.current_event.query_string_parameters
+        return _json(*optout_routes.listing(gateway(), query))
+
+    @app.get(optout_routes.NUMBER_ROUTE)
+    def check_optout() -> Response[Any]:
+        return _json(*optout_routes.check(gateway(), app.current_event.path))
+
+    @app.delete(optout_routes.NUMBER_ROUTE)
+    def remove_optout() -> Response[Any]:
+        return _json(*optout_routes.remove(gateway(), app.current_event.path))
+
+    # Answered here rather than by `not_found`: the resolver logs an unmatched path (here
+    # a number) at DEBUG.
+    @app.route(optout_routes.NUMBER_ROUTE, method=["POST", "PUT", "PATCH", "HEAD", "OPTIONS"])
+    def number_wrong_method() -> Response[Any]:
+        return _no_route(app.current_event.path, app.current_event.http_method.upper())
 
 
 def _wanted_sessions(session_nos: str) -> list[str]:
@@ -198,10 +241,14 @@ def _wanted_sessions(session_nos: str) -> list[str]:
 
 
 def _gateway_error(error: GatewayError) -> Response[Any]:
-    """A gateway error's answer: its status, its body, and Retry-After on a 502 or 503."""
+    """A gateway error's answer: its status, its body, and Retry-After on a 429, 502 or
+    503 (a 429's: the seconds until the earliest refusing window ends, rounded up)."""
     status = status_for(error)
     headers = {}
-    if status in (HTTPStatus.BAD_GATEWAY, HTTPStatus.SERVICE_UNAVAILABLE):
+    if status == HTTPStatus.TOO_MANY_REQUESTS:
+        retry_after = getattr(error, "retry_after", None) or 0
+        headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    elif status in (HTTPStatus.BAD_GATEWAY, HTTPStatus.SERVICE_UNAVAILABLE):
         retry_after = getattr(error, "retry_after", None) or DEFAULT_RETRY_AFTER_S
         headers["Retry-After"] = str(int(retry_after))
     return _json(status, error_body(error), headers)
@@ -231,6 +278,13 @@ def _no_route(path: str, method: str) -> Response[Any]:
     return _json(
         HTTPStatus.NOT_FOUND, {"Error": {"Code": "NotFound", "Message": f"no route {path}"}}
     )
+
+
+def _request_time(event: Any) -> float | None:
+    """When API Gateway took the request (`requestContext.requestTimeEpoch`, ms), in s."""
+    epoch_ms = event.request_context.get("requestTimeEpoch")
+    is_number = isinstance(epoch_ms, int | float) and not isinstance(epoch_ms, bool)
+    return epoch_ms / 1000 if is_number else None
 
 
 def _api_deadline(lambda_remaining_ms: Callable[[], int]) -> Callable[[], int]:

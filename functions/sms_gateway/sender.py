@@ -28,6 +28,7 @@ from sms_gateway.errors import GatewayError
 from sms_gateway.gateway_key import GatewayKeySource
 from sms_gateway.idempotency import ChunkLedger
 from sms_gateway.message import Message
+from sms_gateway.protection import Protection
 from sms_gateway.provider_answers import SessionReceipts
 from sms_gateway.settings import Settings
 from sms_gateway.telemetry import Counters
@@ -51,6 +52,7 @@ class Sender:
         counters: Counters,
         *,
         gateway_key: GatewayKeySource,
+        protection: Protection | None = None,
         client_factory: ClientFactory = UspeedoClient,
     ) -> None:
         self._settings = settings
@@ -58,12 +60,18 @@ class Sender:
         self._ledger = ledger
         self._pool = pool
         self._client = CredentialedClient(credentials, settings.endpoint, client_factory)
-        self.calls = ChunkCalls(self._client, counters)
+        self.calls = ChunkCalls(self._client, counters, protection)
 
     def send(
-        self, message: Message, *, key: str | None = None, remaining_ms: RemainingMs | None = None
+        self,
+        message: Message,
+        *,
+        key: str | None = None,
+        remaining_ms: RemainingMs | None = None,
+        entered_at: float | None = None,
     ) -> SendOutcome:
         """Send every chunk of `message` not sent before under its idempotency key.
+        `entered_at` (epoch seconds) is when the message entered AWS: its age.
 
         The key is the message's `IdempotencyKey`, else `key` (header or message
         attribute), else the message's fingerprint — each keyed with the gateway key
@@ -73,7 +81,7 @@ class Sender:
         def send_chunk(chunk: ChunkRequest) -> ChunkOutcome:
             return self.calls.send(chunk, remaining_ms)
 
-        chunks = self.chunks_of(message, key)
+        chunks = self.chunks_of(message, key, entered_at)
         futures = [self._pool.submit(self._ledger.run, chunk, send_chunk) for chunk in chunks]
         results: list[ChunkResult] = []
         for chunk, future in zip(chunks, futures, strict=True):
@@ -83,7 +91,9 @@ class Sender:
                 results.append((chunk, exc))
         return verdict(results, message.user_id)
 
-    def chunks_of(self, message: Message, key: str | None = None) -> list[ChunkRequest]:
+    def chunks_of(
+        self, message: Message, key: str | None = None, entered_at: float | None = None
+    ) -> list[ChunkRequest]:
         """The provider calls `message` takes, each under its own idempotency key."""
         gateway_key = self._gateway_key.get()
         fingerprint = message.fingerprint(gateway_key)  # hashes every number: once per message
@@ -97,7 +107,9 @@ class Sender:
             else upstream.send_requests(message, sender_id=default_sender)
         )
         return [
-            ChunkRequest(f"{base_key}#{index}", fingerprint, action, body)
+            ChunkRequest(
+                f"{base_key}#{index}", fingerprint, action, body, entered_at, message.time_to_live
+            )
             for index, body in enumerate(bodies)
         ]
 

@@ -34,6 +34,10 @@ class Settings:
     default_country_code: str = DEFAULT_COUNTRY_CODE
     idempotency_ttl_s: int = DEFAULT_IDEMPOTENCY_TTL_S
     gateway_key_secret_id: str | None = None
+    traffic_policy_parameter: str | None = None
+    protection_table: str | None = None
+    # Seconds a read traffic policy is used before the parameter is read again.
+    policy_cache_s: int = 60
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -71,4 +75,6 @@ class Settings:
             default_country_code=country_code,
             idempotency_ttl_s=int(ttl_text) if ttl_text else DEFAULT_IDEMPOTENCY_TTL_S,
             gateway_key_secret_id=optional("GATEWAY_KEY_SECRET_ID"),
+            traffic_policy_parameter=optional("TRAFFIC_POLICY_PARAMETER"),
+            protection_table=optional("PROTECTION_TABLE"),
         )

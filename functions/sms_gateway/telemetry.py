@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics
@@ -65,6 +65,18 @@ class Counters:
         ):
             metric.add_dimension(name="service", value=SERVICE)
             metric.add_dimension(name=dimension, value=value)
+
+    def count_with(self, name: str, dimensions: Mapping[str, str], value: float = 1) -> None:
+        """A count with dimensions of its own (e.g. refusals by reason and country)."""
+        with (
+            self._lock,
+            single_metric(
+                name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE
+            ) as metric,
+        ):
+            metric.add_dimension(name="service", value=SERVICE)
+            for dimension, dimension_value in dimensions.items():
+                metric.add_dimension(name=dimension, value=dimension_value)
 
 
 counters = Counters()

@@ -115,6 +115,25 @@ def phones_of(request: Mapping[str, Any]) -> list[str]:
     return [target["Phone"] for task in request["TaskContent"] for target in task["Target"]]
 
 
+def only_positions(request: Mapping[str, Any], batch: bool, keep: Sequence[int]) -> dict[str, Any]:
+    """`request` (either action's) with only the numbers at `keep`, in order: what is sent
+    once the protection checks refused the others."""
+    wanted = set(keep)
+    if not batch:
+        numbers = request["PhoneNumbers"]
+        return {**request, "PhoneNumbers": [numbers[p] for p in sorted(wanted)]}
+    tasks, position = [], 0
+    for task in request["TaskContent"]:
+        targets = []
+        for target in task["Target"]:
+            if position in wanted:
+                targets.append(target)
+            position += 1
+        if targets:
+            tasks.append({**task, "Target": targets})
+    return {**request, "TaskContent": tasks}
+
+
 def refused_positions(request: Mapping[str, Any], result: BatchResult) -> list[tuple[int, str]]:
     """(position in `request`'s targets, reason) of every refused number, in request order.
 

@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sms_gateway import upstream
 from sms_gateway.chunks import ChunkOutcome, ChunkRequest
 from sms_gateway.errors import (
     FailedNumber,
@@ -19,6 +18,7 @@ from sms_gateway.errors import (
     IdempotencyKeyReusedError,
     NumbersRefusedError,
     PermanentError,
+    PolicyRefusedError,
     UnknownOutcomeError,
 )
 
@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 _PRECEDENCE: Final = (IdempotencyKeyReusedError, PermanentError, UnknownOutcomeError)
 
 ChunkResult = tuple[ChunkRequest, ChunkOutcome | GatewayError]
+_WHOLE_CHUNK_REFUSALS: Final = (NumbersRefusedError, PolicyRefusedError)
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,13 @@ def verdict(results: Sequence[ChunkResult], user_id: str | None) -> SendOutcome:
     """The message's result when every chunk was sent (or refused whole while another was
     sent); else raise the error that decides its fate."""
     outcomes = [outcome for _, outcome in results if isinstance(outcome, ChunkOutcome)]
-    # Chunks whose every number was refused: not a failure of the message while another
-    # chunk got through — their numbers join `Failed`.
-    refused = [error for _, error in results if isinstance(error, NumbersRefusedError)]
+    # Chunks whose every number was refused (by the provider or the traffic policy): not a
+    # failure of the message while another chunk got through — their numbers join `Failed`.
+    refused = [error for _, error in results if isinstance(error, _WHOLE_CHUNK_REFUSALS)]
     errors = [
         error
         for _, error in results
-        if isinstance(error, GatewayError) and not isinstance(error, NumbersRefusedError)
+        if isinstance(error, GatewayError) and not isinstance(error, _WHOLE_CHUNK_REFUSALS)
     ]
     sent = [outcome for outcome in outcomes if outcome.sent]
     unknown = [outcome for outcome in outcomes if not outcome.sent]
@@ -95,9 +96,7 @@ def verdict(results: Sequence[ChunkResult], user_id: str | None) -> SendOutcome:
         raise _deciding_error(errors, unknown)
     failed = [number for chunk, outcome in results for number in _failed_numbers(chunk, outcome)]
     if not sent:
-        # No number of the message was accepted: a permanent rejection, with every reason.
-        first = refused[0]
-        raise NumbersRefusedError(failed, ret_code=first.ret_code, action=first.action)
+        raise _nothing_sent(refused, failed)
     return SendOutcome(
         session_nos=tuple(outcome.session_no for outcome in sent),
         phone_count=sum(outcome.phone_count for outcome in sent),
@@ -106,6 +105,21 @@ def verdict(results: Sequence[ChunkResult], user_id: str | None) -> SendOutcome:
         replayed=not refused and all(outcome.replayed for outcome in sent),
         failed=tuple(failed),
     )
+
+
+def _nothing_sent(
+    refused: Sequence[NumbersRefusedError | PolicyRefusedError], failed: list[FailedNumber]
+) -> GatewayError:
+    """No number of the message was accepted: a permanent rejection, with every reason —
+    the policy's own (422, or 429 when only limits refused) when it refused them all."""
+    if all(isinstance(error, PolicyRefusedError) for error in refused):
+        waits = [error.retry_after for error in refused]
+        only_limits = all(wait is not None for wait in waits)
+        return PolicyRefusedError(
+            failed, retry_after=min(w for w in waits if w is not None) if only_limits else None
+        )
+    provider = next(error for error in refused if isinstance(error, NumbersRefusedError))
+    return NumbersRefusedError(failed, ret_code=provider.ret_code, action=provider.action)
 
 
 def _deciding_error(
@@ -127,10 +141,11 @@ def _deciding_error(
 def _failed_numbers(
     chunk: ChunkRequest, outcome: ChunkOutcome | GatewayError
 ) -> list[FailedNumber]:
-    """The numbers of one chunk the provider refused: named in a refusal of the whole
-    chunk, or by position in the chunk's (possibly replayed) outcome."""
-    if isinstance(outcome, NumbersRefusedError):
+    """The numbers of one chunk that were refused: named in a refusal of the whole chunk,
+    or by position in the chunk's (possibly replayed) outcome."""
+    if isinstance(outcome, _WHOLE_CHUNK_REFUSALS):
         return list(outcome.failed)
     if isinstance(outcome, GatewayError) or not outcome.sent or not outcome.refused:
         return []
-    return upstream.failed_numbers(chunk.body, outcome.refused)
+    phones = chunk.phones
+    return [FailedNumber(phones[position], reason) for position, reason in outcome.refused]

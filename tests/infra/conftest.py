@@ -7,7 +7,7 @@ in the same process cost ≈0.2 s each. So the session builds once per configura
 - `gateway`: the stack with the features that are off by default turned on (alarm e-mail,
   an extra topic, a sender id), values typed as in `cdk.json`;
 - `imported_secret_gateway`: an imported secret and values given as strings, as
-  `-c key=value` gives them;
+  `-c key=value` gives them (the traffic policy too: a JSON string);
 - `raw_findings`: the same app as `gateway` with every cdk-nag acknowledgement switched off,
   checked but not synthesized, to prove each acknowledgement is still needed.
 """
@@ -35,6 +35,12 @@ IMPORTED_SECRET_ARN = (
     "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:prod/uspeedo-AbC123"
 )
 ALARM_EMAIL = "sms-oncall@example.com"
+# A traffic policy other than cdk.json's, given as `-c trafficPolicy='…'` gives it.
+COMMAND_LINE_POLICY: Mapping[str, Any] = {
+    "Mode": "Monitor",
+    "Countries": {"Allow": ["*"], "Block": ["RU", "NG"]},
+    "Limits": [{"Scope": "Country", "Count": 500, "Seconds": 3600, "Countries": ["CN"]}],
+}
 
 # The stack's features that are off by default, on; typed values, as in cdk.json.
 FULL_FEATURES: Mapping[str, Any] = {
@@ -51,6 +57,7 @@ IMPORTED_SECRET: Mapping[str, Any] = {
     "uspeedoAction": "SendBatchUSMSMessage",
     "extraTopicArns": "",
     "alarmEmail": "",
+    "trafficPolicy": json.dumps(COMMAND_LINE_POLICY),
 }
 
 

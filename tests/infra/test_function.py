@@ -30,6 +30,8 @@ CONTRACT_ENVIRONMENT = {
     "DEFAULT_SENDER_ID",
     "DEFAULT_COUNTRY_CODE",
     "GATEWAY_KEY_SECRET_ID",
+    "TRAFFIC_POLICY_PARAMETER",
+    "PROTECTION_TABLE",
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
 }
@@ -250,8 +252,13 @@ def test_function_may_park_messages_in_the_dead_letter_queue(gateway: Gateway) -
 
 def test_function_reads_and_writes_single_items_of_its_table_only(gateway: Gateway) -> None:
     table_arn = gateway.get_att(gateway.gateway.sender.table, "Arn")
-    grants = [s for s in gateway.iam_statements() if any("dynamodb" in a for a in s.actions)]
+    grants = [
+        s
+        for s in gateway.iam_statements()
+        if any("dynamodb" in a for a in s.actions) and table_arn in s.resources
+    ]
 
+    # The idempotency table; the protection table's own grant is checked in test_protection.
     assert [g.resources for g in grants] == [(table_arn,)]
     assert set(grants[0].actions) == {
         "dynamodb:GetItem",

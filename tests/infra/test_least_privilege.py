@@ -2,9 +2,9 @@
 every optional feature on, and an imported secret with command-line values).
 
 Where the other infra tests check one grant each, these check every statement, every
-queue, topic, API method and environment variable there is — so a new resource cannot
-slip in with a wildcard. The few wildcards a managed integration needs are listed below,
-each with its reason; anything else fails. The figures go to RELIABILITY.md.
+queue, topic, API method, parameter, table and environment variable there is — so a new
+resource cannot slip in with a wildcard. The few wildcards a managed integration needs are
+listed below, each with its reason; anything else fails. The figures go to RELIABILITY.md.
 """
 
 from __future__ import annotations
@@ -45,6 +45,21 @@ MANAGED_POLICIES: Final = {
     ),
 }
 SECRET_NAME_HINTS: Final = ("SECRET", "PASSWORD", "TOKEN", "ACCESS_KEY", "PRIVATE")
+# What an identity policy may do with the stack's data: read the traffic policy's parameter;
+# single items of a table, plus batch reads and scans (the opt-out list); use a table's key
+# for DynamoDB. Never a Query, an index, table or key administration, ReEncrypt or a grant.
+DATA_ACTIONS: Final = {
+    "ssm": {"ssm:GetParameter"},
+    "dynamodb": {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Scan",
+    },
+}
+TABLE_KEY_ACTIONS: Final = {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"}
 CHECKS: Final = (
     "identity_actions",
     "identity_resources",
@@ -54,6 +69,7 @@ CHECKS: Final = (
     "plain_http",
     "api_keys",
     "invoke_permissions",
+    "data_access",
 )
 Json = dict[str, Any]
 
@@ -445,6 +461,90 @@ def test_only_named_sources_may_invoke_the_function(
     tally[f"invoke_permissions/{name}"] = {"permissions": len(permissions)}
 
 
+def test_data_grants_name_the_stacks_own_parameter_tables_and_keys(
+    stack: tuple[str, Gateway], tally: dict[str, Any]
+) -> None:
+    name, template = stack
+    parameters = template.of_type("AWS::SSM::Parameter")
+    tables = template.of_type("AWS::DynamoDB::Table")
+    granted = data_resources(template)
+
+    assert loose_data_grants(template) == []
+    # The function reads one parameter (the traffic policy) and uses two tables
+    # (idempotency, protection): each the stack's own, none left out, nothing else.
+    assert len(parameters) == 1
+    assert len(tables) == 2
+    assert granted["ssm"] == {json.dumps({"Ref": p}) for p in parameters}
+    assert granted["dynamodb"] == {json.dumps({"Fn::GetAtt": [t, "Arn"]}) for t in tables}
+    tally[f"data_access/{name}"] = {
+        "parameters": len(parameters),
+        "tables": len(tables),
+        "grants": sum(len(resources) for resources in granted.values()),
+    }
+
+
+def _data_service(action: str) -> str | None:
+    service = action.split(":", 1)[0]
+    return service if service in ("ssm", "dynamodb") else None
+
+
+def data_resources(template: SynthesizedStack) -> dict[str, set[str]]:
+    """{service: every resource an identity policy grants ssm or dynamodb actions on}."""
+    granted: dict[str, set[str]] = {"ssm": set(), "dynamodb": set()}
+    for s in statements(template):
+        if s.kind != "identity" or s.body["Effect"] != "Allow":
+            continue
+        for service in {_data_service(a) for a in s.listed("Action")} - {None}:
+            granted[str(service)] |= {_granted_resource(r) for r in s.listed("Resource")}
+    return granted
+
+
+def _granted_resource(resource: Any) -> str:
+    """The parameter's `Ref` inside its ARN's `Fn::Join`, or the resource itself."""
+    if isinstance(resource, dict) and "Fn::Join" in resource:
+        refs = [p for p in resource["Fn::Join"][1] if isinstance(p, dict) and "Ref" in p]
+        own = [r for r in refs if not r["Ref"].startswith("AWS::")]
+        if len(own) == 1:
+            return json.dumps(own[0])
+    return json.dumps(resource)
+
+
+def loose_data_grants(template: SynthesizedStack) -> list[tuple[str, str]]:
+    """(policy, what is wrong) for every identity grant on a parameter, a table or a
+    table's key beyond what the function uses, or on anything but the stack's own."""
+    own = {
+        "ssm": {json.dumps({"Ref": p}) for p in template.of_type("AWS::SSM::Parameter")},
+        "dynamodb": {
+            json.dumps({"Fn::GetAtt": [t, "Arn"]}) for t in template.of_type("AWS::DynamoDB::Table")
+        },
+    }
+    table_keys = {
+        json.dumps(table["Properties"]["SSESpecification"]["KMSMasterKeyId"])
+        for table in template.of_type("AWS::DynamoDB::Table").values()
+        if "KMSMasterKeyId" in table["Properties"].get("SSESpecification", {})
+    }
+    problems: list[tuple[str, str]] = []
+    for s in statements(template):
+        if s.kind != "identity" or s.body["Effect"] != "Allow":
+            continue
+        actions = s.listed("Action")
+        for service in {_data_service(a) for a in actions} - {None}:
+            extra = {a for a in actions if a.startswith(f"{service}:")} - DATA_ACTIONS[str(service)]
+            problems += [(s.owner, f"{action} is not needed") for action in sorted(extra)]
+            problems += [
+                (s.owner, f"{service} on {_granted_resource(r)}, not the stack's own")
+                for r in s.listed("Resource")
+                if _granted_resource(r) not in own[str(service)]
+            ]
+        on_table_keys = [r for r in s.listed("Resource") if json.dumps(r) in table_keys]
+        if on_table_keys:
+            extra = set(actions) - TABLE_KEY_ACTIONS
+            problems += [(s.owner, f"{action} on a table's key") for action in sorted(extra)]
+            if "kms:ViaService" not in json.dumps(s.body.get("Condition", {})):
+                problems.append((s.owner, "a table's key usable outside DynamoDB"))
+    return problems
+
+
 # --- the sweep bites: each check fails on a template broken on purpose --------------------
 
 
@@ -467,6 +567,18 @@ def _broken(template: Json, mutation: str) -> Json:
     elif mutation == "keyless method":
         method = next(r for r in resources.values() if r["Type"] == "AWS::ApiGateway::Method")
         method["Properties"]["ApiKeyRequired"] = False
+    elif mutation == "every parameter":
+        policy["Properties"]["PolicyDocument"]["Statement"].append(
+            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "arn:aws:ssm:x:1:*"}
+        )
+    elif mutation == "table key outside DynamoDB":
+        for statement in (
+            statement
+            for resource in resources.values()
+            if resource["Type"] == "AWS::IAM::Policy"
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+        ):
+            statement.pop("Condition", None)
     return broken
 
 
@@ -477,6 +589,8 @@ def _broken(template: Json, mutation: str) -> Json:
         ("public queue", open_resource_grants),
         ("queue over plain HTTP", plain_http_exposures),
         ("keyless method", keyless_access),
+        ("every parameter", loose_data_grants),
+        ("table key outside DynamoDB", loose_data_grants),
     ],
 )
 def test_the_sweep_finds_a_template_broken_on_purpose(

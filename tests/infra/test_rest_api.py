@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 
 from infra.json_schema_draft4 import to_draft4
-from infra.lambda_code import message_json_schema
+from infra.lambda_code import message_json_schema, opt_outs_json_schema
 from infra.rest_api import Api
 from tests.infra.conftest import Gateway
 
@@ -72,8 +72,10 @@ def test_request_model_is_the_message_models_schema_in_draft_4(gateway: Gateway)
     assert model["Schema"]["$schema"] == "http://json-schema.org/draft-04/schema#"
 
 
-def _deployment_ids(message_schema: dict[str, Any]) -> set[str]:
-    """The API deployment's logical id for a schema, from a small stack of its own."""
+def _deployment_ids(
+    message_schema: dict[str, Any], opt_outs_schema: dict[str, Any] | None = None
+) -> set[str]:
+    """The API deployment's logical id for the schemas, from a small stack of its own."""
     app = cdk.App()
     stack = cdk.Stack(app, "ApiOnly")
     function = lambda_.Function(
@@ -83,7 +85,13 @@ def _deployment_ids(message_schema: dict[str, Any]) -> set[str]:
         handler="index.handler",
         code=lambda_.Code.from_inline("def handler(event, context): pass"),
     )
-    Api(stack, "Api", function=function, message_schema=message_schema)
+    Api(
+        stack,
+        "Api",
+        function=function,
+        message_schema=message_schema,
+        opt_outs_schema=opt_outs_schema or opt_outs_json_schema(),
+    )
     template = app.synth().get_stack_by_name("ApiOnly").template
     return {
         logical_id
@@ -99,9 +107,12 @@ def test_a_new_schema_redeploys_the_api() -> None:
     stricter = {**schema, "required": ["TemplateId"]}
 
     before, after = _deployment_ids(schema), _deployment_ids(stricter)
+    opt_outs_stricter = {**opt_outs_json_schema(), "maxProperties": 1}
 
     assert len(before) == len(after) == 1
     assert before != after
+    # The opt-outs model too.
+    assert _deployment_ids(schema, opt_outs_stricter) != before
 
 
 def test_get_receipts_requires_an_api_key_and_the_session_number(gateway: Gateway) -> None:
@@ -127,6 +138,10 @@ def test_every_method_needs_an_api_key_and_proxies_to_the_sender(gateway: Gatewa
         ("/messages", "POST"),
         ("/messages/{SessionNo}", "GET"),
         ("/openapi.json", "GET"),
+        ("/optouts", "POST"),
+        ("/optouts", "GET"),
+        ("/optouts/{PhoneNumber}", "GET"),
+        ("/optouts/{PhoneNumber}", "DELETE"),
     }
     for method in methods.values():
         assert method["ApiKeyRequired"] is True

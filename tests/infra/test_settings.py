@@ -3,12 +3,20 @@ the synth with the key's name instead of deploying something broken."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from infra.settings import DEFAULT_MAX_CONCURRENCY, GatewaySettings, SettingsError
-from tests.infra.conftest import cdk_json_context
+from infra.settings import (
+    DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_TRAFFIC_POLICY,
+    TRAFFIC_POLICY_MAX_LENGTH,
+    GatewaySettings,
+    SettingsError,
+)
+from sms_gateway.policy import parse_policy
+from tests.infra.conftest import COMMAND_LINE_POLICY, cdk_json_context
 
 TOPIC_A = "arn:aws:sns:ap-southeast-1:123456789012:orders"
 TOPIC_B = "arn:aws:sns:ap-southeast-1:123456789012:signups"
@@ -30,6 +38,16 @@ def test_cdk_json_defaults() -> None:
     assert settings.max_concurrency == DEFAULT_MAX_CONCURRENCY
     assert settings.alarm_email is None
     assert settings.extra_topic_arns == ()
+    assert settings.traffic_policy == parse_policy(DEFAULT_TRAFFIC_POLICY)
+
+
+def test_cdk_json_holds_the_default_traffic_policy() -> None:
+    # Written out in cdk.json for people to edit; the same document when the key is absent.
+    assert cdk_json_context()["trafficPolicy"] == DEFAULT_TRAFFIC_POLICY
+    policy = parse_policy(DEFAULT_TRAFFIC_POLICY)
+    # It blocks nobody: every country allowed, none blocked.
+    assert (policy.countries.allow, policy.countries.block) == (["*"], [])
+    assert policy.enforcing
 
 
 def test_cdk_json_has_every_context_key_of_the_contract() -> None:
@@ -42,6 +60,7 @@ def test_cdk_json_has_every_context_key_of_the_contract() -> None:
         "maxConcurrency",
         "alarmEmail",
         "extraTopicArns",
+        "trafficPolicy",
     }
 
 
@@ -65,6 +84,30 @@ def test_extra_topics_as_list_json_or_comma_separated(given: object, expected: t
 @pytest.mark.parametrize(("given", "expected"), [("12", 12), (12, 12), ("", 5)])
 def test_max_concurrency_from_a_string_or_a_number(given: object, expected: int) -> None:
     assert _settings(maxConcurrency=given).max_concurrency == expected
+
+
+def test_traffic_policy_as_an_object_or_a_json_string() -> None:
+    as_object = _settings(trafficPolicy=COMMAND_LINE_POLICY)
+    as_string = _settings(trafficPolicy=json.dumps(COMMAND_LINE_POLICY))
+
+    assert as_object.traffic_policy == as_string.traffic_policy
+    assert as_string.traffic_policy == parse_policy(dict(COMMAND_LINE_POLICY))
+    # Written out whole: what the parameter holds parses to the same policy.
+    assert parse_policy(as_string.traffic_policy_document) == as_string.traffic_policy
+
+
+@pytest.mark.parametrize("unset", [None, "", "  "])
+def test_no_traffic_policy_means_the_default(unset: object) -> None:
+    assert _settings(trafficPolicy=unset).traffic_policy == parse_policy(DEFAULT_TRAFFIC_POLICY)
+
+
+def test_a_traffic_policy_too_long_for_its_parameter_is_refused() -> None:
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    countries = [f"{a}{b}" for a in letters for b in letters]
+    policy = {"Countries": {"Allow": countries}}
+
+    with pytest.raises(SettingsError, match=f"at most {TRAFFIC_POLICY_MAX_LENGTH}"):
+        _settings(trafficPolicy=policy)
 
 
 def test_country_code_as_a_number() -> None:
@@ -101,6 +144,11 @@ def test_secret_arn_with_or_without_its_random_suffix(arn: str, complete: bool) 
         ("alarmEmail", "oncall"),
         ("extraTopicArns", "arn:aws:sqs:eu-west-1:123456789012:not-a-topic"),
         ("extraTopicArns", {"topic": TOPIC_A}),
+        ("trafficPolicy", '{"Mode": "x"}'),
+        ("trafficPolicy", "{not json"),
+        ("trafficPolicy", ["Enforce"]),
+        ("trafficPolicy", {"Limits": [{"Scope": "Prefix", "Count": 5, "Seconds": 60}]}),
+        ("trafficPolicy", {"Countries": {"Block": ["russia"]}}),
     ],
 )
 def test_a_bad_value_names_its_key(key: str, value: object) -> None:

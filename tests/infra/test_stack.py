@@ -18,6 +18,7 @@ CONTRACT_OUTPUTS = {
     "SecretArn",
     "FunctionName",
     "AlarmTopicArn",
+    "PolicyParameterName",
 }
 
 
@@ -36,6 +37,7 @@ def test_outputs_point_at_the_right_resources(gateway: Gateway) -> None:
     assert outputs["SecretArn"] == gateway.ref(stack.sender.secret)
     assert outputs["FunctionName"] == gateway.ref(stack.sender.function)
     assert outputs["AlarmTopicArn"] == gateway.ref(stack.monitoring.alarm_topic)
+    assert outputs["PolicyParameterName"] == gateway.ref(stack.protection.policy_parameter)
     api_url = json.dumps(outputs["ApiUrl"])
     assert json.dumps(gateway.ref(stack.api.rest_api)) in api_url
     assert api_url.startswith('{"Fn::Join": ["", ["https://"')

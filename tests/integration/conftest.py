@@ -41,6 +41,7 @@ def _reset(local: LocalGateway) -> None:
     assert local.sandbox is not None
     local.sandbox.reset()
     drain_dead_letters(local)
+    local.reset_protection()  # tests send to the same numbers: no limit carries over
 
 
 def sandbox_of(local: LocalGateway) -> Sandbox:

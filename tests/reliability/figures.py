@@ -17,7 +17,7 @@ from typing import Any, Final
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 FIGURES_DIR: Final = REPO_ROOT / ".reliability"
-PARTS: Final = ("fault_matrix", "fuzz", "leaks", "privilege")
+PARTS: Final = ("fault_matrix", "fuzz", "leaks", "privilege", "pumping")
 # One id per pytest process: every part written by this run carries it.
 RUN_ID: Final = uuid.uuid4().hex
 

@@ -77,6 +77,7 @@ def render(parts: Mapping[str, Mapping[str, Any]]) -> str:
         _fuzz(parts["fuzz"]),
         _leaks(parts["leaks"]),
         _privilege(parts["privilege"]),
+        _pumping(parts["pumping"]),
     ]
     return "\n".join(sections).rstrip() + "\n"
 
@@ -297,6 +298,30 @@ def _deep(door: Mapping[str, Any]) -> str:
     return f" ({deep} nested past the bound)" if deep else ""
 
 
+def _pumping(part: Mapping[str, Any]) -> str:
+    blocks, requests = part["attack_blocks"], part["attack_requests"]
+    return (
+        "## SMS pumping, simulated\n\n"
+        f"`tests/unit/test_protection.py` sends, shuffled through SQS batches: {requests} "
+        f"requests for one-time codes to {blocks} blocks of 100 adjacent numbers (every "
+        f"number of each block), {part['blocked_requests']} to a blocked country, and "
+        f"{part['users']} real users' requests to scattered numbers, under the policy "
+        "Number 5/10 min, Prefix (2 digits) 20/h, Country 20,000/h, Global 200,000/day, "
+        "Block RU.\n\n"
+        + _row(["what", "requests", "SMS sent", "bound"])
+        + "\n"
+        + _row(["---", "---:", "---:", "---:"])
+        + "\n"
+        + _row(["attack on adjacent numbers", requests, part["attack_sent"], part["attack_bound"]])
+        + "\n"
+        + _row(["blocked country", part["blocked_requests"], part["blocked_sent"], 0])
+        + "\n"
+        + _row(["real users", part["users"], part["users_served"], part["users"]])
+        + "\n\nEvery refused request was parked with its reason "
+        f"({part['parked']} in the dead-letter queue); no number got a code twice.\n"
+    )
+
+
 def _leaks(part: Mapping[str, Any]) -> str:
     lines_written = round(part["log_lines"], -3)
     return (
@@ -362,6 +387,15 @@ def _privilege(part: Mapping[str, Any]) -> str:
                 "scoped to that one ARN",
                 f"{figure('secrets', 'environment_variables')} variables, "
                 f"{figure('secrets', 'secret_reads')} read grants",
+            ]
+        ),
+        _row(
+            [
+                "the function's data access: one policy parameter and its two tables "
+                "(idempotency, protection), each granted on its own ARN only",
+                f"{figure('data_access', 'parameters')} parameters, "
+                f"{figure('data_access', 'tables')} tables, "
+                f"{figure('data_access', 'grants')} grants",
             ]
         ),
         _row(

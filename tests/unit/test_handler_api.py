@@ -9,8 +9,16 @@ import jsonschema
 import pytest
 
 from local_gateway.context import LocalContext
+from sms_gateway.errors import (
+    ExpiredError,
+    FailedNumber,
+    GatewayError,
+    PolicyRefusedError,
+    PolicyUnavailableError,
+)
 from sms_gateway.gateway import Gateway
 from sms_gateway.handler import lambda_handler
+from sms_gateway.rest_api import DEFAULT_RETRY_AFTER_S, error_body, status_for
 from tests.harness import api_event, load_event, message
 from uspeedo_sandbox import Fault, Sandbox
 
@@ -178,11 +186,70 @@ def test_openapi_description_is_served_and_its_schema_judges_messages(
     assert status == 200
     assert document["openapi"].startswith("3.")
     post = document["paths"]["/messages"]["post"]
-    assert set(post["responses"]) == {"200", "400", "409", "422", "502", "503"}
+    assert set(post["responses"]) == {"200", "400", "409", "422", "429", "502", "503"}
     schema = post["requestBody"]["content"]["application/json"]["schema"]
     jsonschema.validate(message(), schema)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"PhoneNumbers": []}, schema)
+
+
+# --- protection: the policy's refusals, expiry, no usable policy ---------------------------
+
+_REFUSED = (
+    FailedNumber("(86)13800138000", "rate_limited"),
+    FailedNumber("(86)13900139000", "cap_reached"),
+)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "retry_after"),
+    [
+        (PolicyRefusedError(_REFUSED, retry_after=12.2), 429, "13"),
+        (PolicyRefusedError(_REFUSED, retry_after=0.25), 429, "1"),
+        (PolicyRefusedError(_REFUSED, retry_after=0.0), 429, "1"),
+        (PolicyRefusedError([FailedNumber("(86)13800138000", "opted_out")]), 422, None),
+        (ExpiredError("the message is 3700 s old; it may be at most 3600 s"), 422, None),
+        (PolicyUnavailableError("no usable traffic policy"), 503, str(DEFAULT_RETRY_AFTER_S)),
+    ],
+)
+def test_protection_errors_map_to_their_status_and_retry_after(
+    gateway: Gateway,
+    sandbox: Sandbox,
+    context: LocalContext,
+    monkeypatch: pytest.MonkeyPatch,
+    error: GatewayError,
+    status: int,
+    retry_after: str | None,
+) -> None:
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise error
+
+    monkeypatch.setattr(gateway.sender, "send", refuse)
+
+    got, headers, body = _call(context, body=message("+8613800138000", "+8613900139000"))
+
+    assert got == status_for(error) == status
+    assert headers.get("retry-after") == retry_after
+    assert body["Error"]["Code"] == error.code
+    assert sandbox.requests == []
+
+
+def test_a_policy_refusal_lists_each_number_and_reason_like_the_providers() -> None:
+    limited = PolicyRefusedError(_REFUSED, retry_after=30)
+    opted_out = PolicyRefusedError([FailedNumber("(86)13800138000", "opted_out")])
+
+    assert error_body(limited)["Error"]["Failed"] == [
+        {"PhoneNumber": "(86)13800138000", "Reason": "rate_limited"},
+        {"PhoneNumber": "(86)13900139000", "Reason": "cap_reached"},
+    ]
+    assert error_body(opted_out)["Error"] == {
+        "Code": "PolicyRefused",
+        "Message": str(opted_out),
+        "Failed": [{"PhoneNumber": "(86)13800138000", "Reason": "opted_out"}],
+    }
+    # The text (logged, the dead-letter reason) masks them.
+    assert "13800138000" not in str(limited)
+    assert "Failed" not in error_body(ExpiredError("too old"))["Error"]
 
 
 # --- malformed REST events: answered 400 (or judged as usual), never 500, never raised -----

@@ -230,6 +230,10 @@ def test_repr_masks_numbers_and_hides_params() -> None:
         (with_(IdempotencyKey=""), [("IdempotencyKey", "empty")]),
         (with_(IdempotencyKey="k" * 129), [("IdempotencyKey", "too_long")]),
         (with_(IdempotencyKey=5), [("IdempotencyKey", "not_a_string")]),
+        (with_(TimeToLive=0), [("TimeToLive", "not_positive")]),
+        (with_(TimeToLive=259_201), [("TimeToLive", "too_large")]),
+        (with_(TimeToLive="60"), [("TimeToLive", "not_an_integer")]),
+        (with_(TimeToLive=1.5), [("TimeToLive", "not_an_integer")]),
         # Unknown fields, including the snake_case names
         (with_(phone_numbers=["13800138000"]), [("phone_numbers", "unknown_field")]),
         (with_(TemplateParam=["1"]), [("TemplateParam", "unknown_field")]),
@@ -293,7 +297,8 @@ def test_error_messages_name_the_rule() -> None:
     assert messages["phoneNumbers"].startswith("unknown field (did you mean PhoneNumbers?);")
     assert messages["Foo"] == (
         "unknown field; allowed fields are PhoneNumbers, Recipients, TemplateId, "
-        "TemplateParams, SenderId, ExtendCode, UserId, AccountId, Action, IdempotencyKey"
+        "TemplateParams, SenderId, ExtendCode, UserId, AccountId, Action, IdempotencyKey, "
+        "TimeToLive"
     )
     assert caught.value.code == "InvalidMessage"
     assert not caught.value.retryable

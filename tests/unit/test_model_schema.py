@@ -26,6 +26,7 @@ FIELDS = [
     "AccountId",
     "Action",
     "IdempotencyKey",
+    "TimeToLive",
 ]
 MINIMAL: dict[str, Any] = {"PhoneNumbers": ["13800138000"], "TemplateId": "UTA1"}
 
