@@ -157,6 +157,13 @@ class LocalGateway:
         )["Attributes"]
         return sum(int(v) for v in attributes.values())
 
+    def refresh_policy(self) -> None:
+        """Have the function read the traffic policy again now, as a new container would,
+        instead of within the minute its cache allows (for runs that cannot wait)."""
+        if self._runtime is None or self._runtime.gateway.policies is None:
+            raise RuntimeError("the local gateway is not running with a traffic policy")
+        self._runtime.gateway.policies.refresh()
+
     def reset_protection(self) -> None:
         """Empty the protection table (the traffic policy's counters, and the opt-outs), as
         a fresh start would leave it: for tests that send to the same numbers one after

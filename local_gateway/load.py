@@ -87,7 +87,7 @@ def run_load(
         pool.submit(_send_sns, gateway, by_door["sns"]).result()
         pool.submit(_send_sqs, gateway, by_door["sqs"]).result()
         report.api_retries = retries.result()
-    parked = _wait_for_fates(gateway, set(ids), started + timeout_s)
+    parked = wait_for_fates(gateway, set(ids), started + timeout_s)
     report.seconds = time.monotonic() - started
     sandbox.clear_faults()
 
@@ -165,7 +165,7 @@ def _send_api(gateway: LocalGateway, ids: list[str]) -> int:
     return retries
 
 
-def _wait_for_fates(gateway: LocalGateway, ids: set[str], deadline: float) -> list[dict[str, Any]]:
+def wait_for_fates(gateway: LocalGateway, ids: set[str], deadline: float) -> list[dict[str, Any]]:
     """Wait until every message is sent or parked (or the deadline passes); the parked ones."""
     sandbox = gateway.sandbox
     assert sandbox is not None
@@ -211,6 +211,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--failure-rate", type=float, default=0.05)
     parser.add_argument(
+        "--attack-blocks",
+        type=int,
+        default=20,
+        help="then an SMS pumping run: blocks of 100 adjacent numbers attacked (0: none)",
+    )
+    parser.add_argument("--blocked", type=int, default=1000, help="requests to a blocked country")
+    parser.add_argument("--users", type=int, default=1000, help="real users, one code each")
+    parser.add_argument(
         "--handler-log", type=Path, default=Path(".local/load-handler.log"), help="(overwritten)"
     )
     args = parser.parse_args(argv)
@@ -219,11 +227,20 @@ def main(argv: list[str] | None = None) -> int:
     local_logs = logging.getLogger("local_gateway")
     local_logs.addHandler(logging.StreamHandler(sys.stdout))
     local_logs.propagate = False
+    from local_gateway.pumping import run_pumping
+
     with stdout_to(args.handler_log), LocalGateway(config) as gateway:
         report = run_load(gateway, args.messages, args.failure_rate, timeout_s=3600)
+        pumping = (
+            run_pumping(gateway, args.attack_blocks, args.blocked, args.users)
+            if args.attack_blocks
+            else None
+        )
     print(report.summary())
+    if pumping is not None:
+        print(pumping.summary())
     print(f"the handler's logs and metrics: {args.handler_log}")
-    return 0 if report.holds else 1
+    return 0 if report.holds and (pumping is None or pumping.holds) else 1
 
 
 @contextlib.contextmanager

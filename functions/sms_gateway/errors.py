@@ -173,6 +173,19 @@ class FailedNumber:
         return f"FailedNumber(phone_number={masked!r}, reason={self.reason!r})"
 
 
+# Numbers named in a refusal's text (a log line, a dead-letter reason); the rest are counted.
+MAX_NUMBERS_SHOWN = 20
+
+
+def masked_reasons(failed: Sequence[FailedNumber]) -> str:
+    """`(**)*******8000: reason; …` for the first few refused numbers, masked."""
+    shown = "; ".join(
+        f"{mask_phone(f.phone_number)}: {f.reason}" for f in failed[:MAX_NUMBERS_SHOWN]
+    )
+    more = len(failed) - MAX_NUMBERS_SHOWN
+    return shown + (f"; and {more} more" if more > 0 else "")
+
+
 class NumbersRefusedError(PermanentError):
     """The provider accepted none of the message's numbers (every one is in `FailContent`).
 
@@ -182,7 +195,6 @@ class NumbersRefusedError(PermanentError):
     """
 
     code = contract.PROVIDER_REFUSED_NUMBERS
-    _SHOWN: ClassVar[int] = 20  # numbers named in the text; the rest are counted
 
     def __init__(
         self,
@@ -192,13 +204,9 @@ class NumbersRefusedError(PermanentError):
         action: str | None = None,
     ) -> None:
         self.failed = tuple(failed)
-        shown = "; ".join(
-            f"{mask_phone(f.phone_number)}: {f.reason}" for f in self.failed[: self._SHOWN]
-        )
-        more = len(self.failed) - self._SHOWN
-        rest = f"; and {more} more" if more > 0 else ""
         super().__init__(
-            f"the provider accepted none of the {len(self.failed)} numbers — {shown}{rest}",
+            f"the provider accepted none of the {len(self.failed)} numbers — "
+            f"{masked_reasons(self.failed)}",
             ret_code=ret_code,
             action=action,
         )
@@ -230,17 +238,12 @@ class PolicyRefusedError(PermanentError):
     """
 
     code = contract.POLICY_REFUSED
-    _SHOWN: ClassVar[int] = 20
 
     def __init__(self, failed: Sequence[FailedNumber], *, retry_after: float | None = None) -> None:
         self.failed = tuple(failed)
-        shown = "; ".join(
-            f"{mask_phone(f.phone_number)}: {f.reason}" for f in self.failed[: self._SHOWN]
-        )
-        more = len(self.failed) - self._SHOWN
-        rest = f"; and {more} more" if more > 0 else ""
         super().__init__(
-            f"the traffic policy refused all {len(self.failed)} numbers — {shown}{rest}",
+            f"the traffic policy refused all {len(self.failed)} numbers — "
+            f"{masked_reasons(self.failed)}",
             retry_after=retry_after,
         )
 

@@ -75,9 +75,11 @@ class Gateway:
         ledger: ChunkLedger,
         telemetry: Counters = counters,
         optouts: OptOutStore | None = None,
+        policies: PolicySource | None = None,
     ) -> None:
         self.settings = settings
         self.optouts = optouts
+        self.policies = policies
         self.sender = sender
         self.dead_letters = dead_letters
         self.ledger = ledger
@@ -125,6 +127,7 @@ class Gateway:
             if settings.protection_table
             else None
         )
+        policies = _policies(settings, clients)
         sender = Sender(
             settings,
             CredentialsSource(settings.secret_id, secrets),
@@ -132,10 +135,10 @@ class Gateway:
             pool,
             counters,
             gateway_key=gateway_key,
-            protection=_protection(settings, clients, optouts, gateway_key),
+            protection=_protection(settings, clients, optouts, gateway_key, policies),
             **sender_options,
         )
-        gateway = cls(settings, sender, dead_letters, ledger, optouts=optouts)
+        gateway = cls(settings, sender, dead_letters, ledger, optouts=optouts, policies=policies)
         gateway._pool = pool
         return gateway
 
@@ -227,18 +230,26 @@ def gateway_from_env(environ: Mapping[str, str] | None = None) -> Gateway:
     return Gateway.from_settings(settings, clients)
 
 
+def _policies(settings: Settings, clients: AwsClients) -> PolicySource | None:
+    """The traffic policy's source, when there is a policy parameter."""
+    if settings.traffic_policy_parameter is None:
+        return None
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    provider = SSMProvider(boto3_client=clients.ssm) if clients.ssm is not None else None
+    return PolicySource(settings.traffic_policy_parameter, provider, settings.policy_cache_s)
+
+
 def _protection(
     settings: Settings,
     clients: AwsClients,
     optouts: OptOutStore | None,
     gateway_key: GatewayKeySource,
+    policies: PolicySource | None,
 ) -> Protection | None:
     """The protection checks, when a policy or the protection table is configured."""
-    if settings.traffic_policy_parameter is None and optouts is None:
+    if policies is None and optouts is None:
         return None
-    from aws_lambda_powertools.utilities.parameters import SSMProvider
-
-    provider = SSMProvider(boto3_client=clients.ssm) if clients.ssm is not None else None
     limits = (
         LimitCounters(
             settings.protection_table,
@@ -248,8 +259,7 @@ def _protection(
         if settings.protection_table
         else None
     )
-    policies = PolicySource(settings.traffic_policy_parameter, provider, settings.policy_cache_s)
-    return Protection(policies, optouts, limits, gateway_key, counters)
+    return Protection(policies or PolicySource(None), optouts, limits, gateway_key, counters)
 
 
 def _report_sent(telemetry: Counters, outcome: SendOutcome) -> None:

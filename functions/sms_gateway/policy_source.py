@@ -36,6 +36,7 @@ class PolicySource:
         self.parameter_name = parameter_name
         self._provider = provider
         self._cache_seconds = cache_seconds
+        self._force_read = False
         self._last_good: TrafficPolicy | None = None
         self._last_text: str | None = None
         self._lock = threading.Lock()
@@ -60,6 +61,12 @@ class PolicySource:
                 raise PolicyUnavailableError("no valid traffic policy: nothing is sent")
             return self._last_good
 
+    def refresh(self) -> None:
+        """Read the parameter again on next use, cached or not (as a new container would):
+        for the local run and its tests, which cannot wait out the cache."""
+        with self._lock:
+            self._force_read = True
+
     def _read(self) -> str | None:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
@@ -69,7 +76,12 @@ class PolicySource:
 
             provider = self._provider = SSMProvider()
         try:
-            value = provider.get(self.parameter_name or "", max_age=self._cache_seconds)
+            value = provider.get(
+                self.parameter_name or "",
+                max_age=self._cache_seconds,
+                force_fetch=self._force_read,
+            )
+            self._force_read = False
         except GetParameterError as exc:
             logger.error("cannot read the traffic policy parameter", extra={"reason": str(exc)})
             return None

@@ -10,6 +10,7 @@ import os
 
 from local_gateway.gateway import LocalGateway
 from local_gateway.load import run_load
+from local_gateway.pumping import run_pumping
 
 MESSAGES = int(os.environ.get("LOAD_TEST_MESSAGES", "150"))
 
@@ -27,3 +28,16 @@ def test_every_message_is_sent_once_or_parked_with_a_reason(gateway: LocalGatewa
     assert report.parked_without_reason == []
     assert report.sent + report.parked == MESSAGES
     assert report.provider_failures > 0  # the faults really happened
+
+
+def test_a_pumping_attack_on_the_local_gateway_is_bounded(gateway: LocalGateway) -> None:
+    # Small here; `make load` runs it with 20 blocks, 1,000 requests to the blocked
+    # country and 1,000 real users.
+    report = run_pumping(gateway, blocks=2, blocked=30, users=30, timeout_s=180)
+
+    print(f"\n{report.summary()}")
+    assert report.attack_sent == report.attack_bound  # the Prefix limit's 20 a block
+    assert report.blocked_sent == 0
+    assert report.users_served == report.users
+    assert report.duplicated == report.unaccounted == 0
+    assert report.holds
