@@ -57,8 +57,11 @@ class Probe:
 
     def __call__(self, variant: Variant) -> dict[str, float]:
         self.counter += 1
-        # A new one-time code each run: a repeat would be an idempotent replay, not a send.
-        body = message("(86)13800138000", params=[f"{100000 + self.counter}"])
+        # A new number and one-time code each run: a repeat would be an idempotent replay,
+        # and one number (or block) would meet the traffic policy's limits. The serial's
+        # digits reversed spread the numbers over blocks of adjacent numbers.
+        serial = f"{self.counter:08d}"
+        body = message(f"(86)138{serial[::-1]}", params=[f"{100000 + self.counter}"])
         event_path = self.scratch / "event.json"
         out_path = self.scratch / "out.json"
         event_path.write_text(json.dumps(sqs_event(sqs_record(body))))

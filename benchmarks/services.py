@@ -35,6 +35,7 @@ SECRET_NAME: Final = "uspeedo-bench"  # noqa: S105 (a name, not a secret)
 TABLE: Final = "sms-gateway-bench-idempotency"
 DLQ_NAME: Final = "sms-gateway-bench-dlq"
 PROTECTION_TABLE: Final = "sms-gateway-bench-protection"
+PROTECTION_ON: Final = os.environ.get("BENCH_PROTECTION", "on") != "off"
 POLICY_PARAMETER: Final = "/sms-gateway-bench/traffic-policy"
 # The sandbox's defaults (uspeedo_sandbox.DEFAULT_*), the secret the gateway reads.
 ACCESS_KEY_ID: Final = "AKIDSANDBOX"
@@ -136,9 +137,10 @@ class Services:
                 "AWS_ENDPOINT_URL": self.aws_url,
                 "USPEEDO_SECRET_ID": self.secret_arn,
                 "GATEWAY_KEY_SECRET_ID": self.gateway_key_arn,
-                # Protection on, as the stack deploys it (cdk.json's trafficPolicy).
-                "TRAFFIC_POLICY_PARAMETER": self.policy_parameter,
-                "PROTECTION_TABLE": self.protection_table,
+                # Protection on, as the stack deploys it (cdk.json's trafficPolicy), unless
+                # BENCH_PROTECTION=off (to see what the rest costs on its own).
+                "TRAFFIC_POLICY_PARAMETER": self.policy_parameter if PROTECTION_ON else "",
+                "PROTECTION_TABLE": self.protection_table if PROTECTION_ON else "",
                 "USPEEDO_ENDPOINT": self.sandbox.api_url,
                 "IDEMPOTENCY_TABLE": self.table,
                 "DEAD_LETTER_QUEUE_URL": self.dlq_url,

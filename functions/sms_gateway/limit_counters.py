@@ -69,7 +69,7 @@ class LimitCounters:
     def __init__(self, table_name: str, dynamodb: Any, pool: Executor) -> None:
         self.table_name = table_name
         self._dynamodb = dynamodb
-        self._pool = pool
+        self.pool = pool  # the protection checks' own threads (they run in chunk threads)
 
     def take(
         self,
@@ -129,7 +129,7 @@ class LimitCounters:
         """`call` on every item at once (one concurrent round)."""
         if len(items) <= 1:
             return [call(item) for item in items]
-        return list(self._pool.map(call, items))
+        return list(self.pool.map(call, items))
 
     def _take_whole(self, group: _Group) -> int:
         wanted = len(group.positions)

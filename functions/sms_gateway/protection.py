@@ -27,7 +27,7 @@ import phonenumbers
 from sms_gateway import contract
 from sms_gateway.errors import ExpiredError
 from sms_gateway.gateway_key import GatewayKeySource
-from sms_gateway.limit_counters import Candidate, LimitCounters
+from sms_gateway.limit_counters import Candidate, LimitCounters, LimitRefusal
 from sms_gateway.optouts import OptOutStore
 from sms_gateway.policy import TrafficPolicy
 from sms_gateway.policy_source import PolicySource
@@ -92,7 +92,7 @@ class Protection:
     def screen(self, chunk_key: str, phones: Sequence[str]) -> Screening:
         """Check every number of one chunk; count those that pass against the limits."""
         policy = self._policies.current()
-        optouts = self._optouts.opted_out(phones) if self._optouts else set()
+        optouts, remembered = self._read(chunk_key, phones, policy)
         regions = [_region(phone) for phone in phones]
         decisions: dict[int, _Decision] = {
             position: _Decision(contract.OPTED_OUT)
@@ -103,8 +103,29 @@ class Protection:
             for position, region in enumerate(regions):
                 if position not in decisions and not policy.countries.permits(region):
                     decisions[position] = _Decision(contract.COUNTRY_BLOCKED)
-            decisions.update(self._limit_decisions(policy, chunk_key, phones, regions, decisions))
+            if remembered is not None:  # a retry of a counted chunk: its decisions stand
+                decisions.update(
+                    {p: _Decision(r.reason, r.window_end) for p, r in remembered.items()}
+                )
+            else:
+                decisions.update(
+                    self._limit_decisions(policy, chunk_key, phones, regions, decisions)
+                )
         return self._verdict(policy, decisions, regions)
+
+    def _read(
+        self, chunk_key: str, phones: Sequence[str], policy: TrafficPolicy | None
+    ) -> tuple[set[str], dict[int, LimitRefusal] | None]:
+        """The opt-outs among `phones` and the chunk's remembered limit decisions, read
+        at once (one round)."""
+        limits = self._limits if policy is not None and policy.limits else None
+        optouts = self._optouts
+        if optouts is None:
+            return set(), limits.remembered(chunk_key) if limits else None
+        if limits is None:
+            return optouts.opted_out(phones), None
+        remembered = limits.pool.submit(limits.remembered, chunk_key)
+        return optouts.opted_out(phones), remembered.result()
 
     def _limit_decisions(
         self,
@@ -116,9 +137,6 @@ class Protection:
     ) -> dict[int, _Decision]:
         if not policy.limits or self._limits is None:
             return {}
-        remembered = self._limits.remembered(chunk_key)
-        if remembered is not None:
-            return {p: _Decision(r.reason, r.window_end) for p, r in remembered.items()}
         candidates = [
             Candidate(position, phone, regions[position])
             for position, phone in enumerate(phones)
