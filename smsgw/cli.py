@@ -115,10 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
         "receipts",
         parents=after,
         help="delivery receipts of SessionNos",
-        description="Delivery receipts (phones masked). They arrive minutes after sending.",
+        description="Delivery receipts (phones masked). They arrive minutes after sending. "
+        "Exit 1 when the provider knows none of a SessionNo.",
     )
     receipt.add_argument("session_nos", nargs="+", metavar="SESSIONNO")
-    receipt.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    receipt.add_argument(
+        "--json", action="store_true", help="print the API's JSON answer (phones masked)"
+    )
+    receipt.add_argument("--reveal", action="store_true", help="with --json: the phones in full")
 
     dlq_parser = commands.add_parser(
         "dlq", help="the dead-letter queue: list or redrive", description="The dead-letter queue."
@@ -154,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
         "local",
         help="run the gateway on this machine (other arguments go to it)",
         description="Run `python -m local_gateway` with the arguments that follow.",
+        # -h/--help go to the gateway too: its help lists the options `smsgw local` takes.
+        add_help=False,
     )
     return parser
 
@@ -274,7 +280,7 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         )
         return send.send(outputs, message, args.via, args.key)
     if args.command == "receipts":
-        return receipts.show(outputs, args.session_nos, as_json=args.json)
+        return receipts.show(outputs, args.session_nos, as_json=args.json, reveal=args.reveal)
     if args.command == "policy":
         return _policy(outputs, args)
     if args.command == "optout":

@@ -20,8 +20,11 @@ HEADERS: Final = ("SessionNo", "Phone", "Result", "Code", "Time (UTC)")
 _MILLISECONDS_FROM: Final = 10**11
 
 
-def show(outputs: Outputs, session_nos: Sequence[str], as_json: bool = False) -> int:
-    """Fetch and print the receipts of `session_nos`. Returns the exit code."""
+def show(
+    outputs: Outputs, session_nos: Sequence[str], as_json: bool = False, reveal: bool = False
+) -> int:
+    """Fetch and print the receipts of `session_nos` (phones masked unless `reveal`).
+    Returns the exit code: 1 when the provider knows none of some SessionNo."""
     wanted = list(dict.fromkeys(s for item in session_nos for s in item.split(",") if s))
     if not wanted:
         raise CliError(
@@ -38,10 +41,27 @@ def show(outputs: Outputs, session_nos: Sequence[str], as_json: bool = False) ->
         found = answer.body.get("Sessions") if isinstance(answer.body, dict) else None
         sessions.extend(s for s in found or [] if isinstance(s, dict))
     if as_json:
-        print(json.dumps({"Sessions": sessions}, indent=2, ensure_ascii=False))
+        shown = sessions if reveal else [_masked(session) for session in sessions]
+        print(json.dumps({"Sessions": shown}, indent=2, ensure_ascii=False))
     else:
         print(table.render(HEADERS, rows(wanted, sessions)))
+    known = {str(session.get("SessionNo")) for session in sessions}
+    unknown = [session_no for session_no in wanted if session_no not in known]
+    if unknown:
+        print(f"the provider does not know: {', '.join(unknown)}", file=sys.stderr)
+        return FAILED
     return 0
+
+
+def _masked(session: dict[str, Any]) -> dict[str, Any]:
+    """The session with each receipt's phone masked, as in the table and the logs."""
+    receipts = [
+        {**receipt, "Phone": mask_phone(str(receipt.get("Phone") or ""))}
+        if isinstance(receipt, dict)
+        else receipt
+        for receipt in session.get("ReceiptSet") or []
+    ]
+    return {**session, "ReceiptSet": receipts}
 
 
 def rows(wanted: Sequence[str], sessions: Sequence[dict[str, Any]]) -> list[list[str]]:

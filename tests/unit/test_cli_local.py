@@ -40,6 +40,9 @@ def execs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[list[str]]:
         (["local"], []),
         (["local", "--port", "9000", "--verbose"], ["--port", "9000", "--verbose"]),
         (["local", "--", "--help"], ["--help"]),
+        # Its help is the gateway's own, which lists the options it takes.
+        (["local", "-h"], ["-h"]),
+        (["local", "--help"], ["--help"]),
         # The gateway's own --outputs is its, not smsgw's.
         (["local", "--outputs", "x.json"], ["--outputs", "x.json"]),
     ],

@@ -67,7 +67,7 @@ def test_a_table_with_masked_phones(
     code = main(["--outputs", str(local_outputs(tmp_path, api)), "receipts", "S-1", "S-2,S-3"])
 
     out = capsys.readouterr().out
-    assert code == 0
+    assert code == 1  # S-3 is unknown to the provider; the table shows every one all the same
     [request] = api.requests
     assert request.headers["x-api-key"] == API_KEY
     lines = out.splitlines()
@@ -99,7 +99,7 @@ def test_phones_are_masked_as_the_gateway_masks_them() -> None:
     assert phones == ["+**-***-****-8000", "*0086", "110"]
 
 
-def test_json_prints_the_answer(
+def test_json_prints_the_answer_with_phones_masked(
     api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     api.answer("GET", "/messages/S-1,S-2", 200, ANSWER)
@@ -108,8 +108,36 @@ def test_json_prints_the_answer(
         ["--outputs", str(local_outputs(tmp_path, api)), "receipts", "S-1", "S-2", "--json"]
     )
 
+    out = capsys.readouterr().out
+    assert code == 0
+    phones = [r["Phone"] for r in json.loads(out)["Sessions"][0]["ReceiptSet"]]
+    assert phones == ["*******8000", "*******9000"]
+    assert "13800138000" not in out
+
+
+def test_json_with_reveal_prints_the_answer_as_it_is(
+    api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.answer("GET", "/messages/S-1,S-2", 200, ANSWER)
+
+    outputs = str(local_outputs(tmp_path, api))
+    code = main(["--outputs", outputs, "receipts", "S-1", "S-2", "--json", "--reveal"])
+
     assert code == 0
     assert json.loads(capsys.readouterr().out) == ANSWER
+
+
+def test_an_unknown_session_no_exits_1_and_says_which(
+    api: FakeApi, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api.answer("GET", "/messages/S-1,S-9", 200, {"Sessions": ANSWER["Sessions"][:1]})
+
+    code = main(["--outputs", str(local_outputs(tmp_path, api)), "receipts", "S-1", "S-9"])
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "(unknown SessionNo)" in captured.out
+    assert "the provider does not know: S-9" in captured.err
 
 
 def test_more_than_100_session_nos_take_several_calls(
