@@ -134,16 +134,7 @@ def create_gateway_key_secret(secretsmanager: Any, name: str) -> str:
 
 def create_idempotency_table(dynamodb: Any, name: str) -> None:
     """The idempotency table in the stack's shape (Powertools' default), with its TTL."""
-    dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": IDEMPOTENCY_PARTITION_KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": IDEMPOTENCY_PARTITION_KEY, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    dynamodb.update_time_to_live(
-        TableName=name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": IDEMPOTENCY_TTL_ATTRIBUTE},
-    )
+    _create_keyed_table(dynamodb, name, IDEMPOTENCY_PARTITION_KEY, IDEMPOTENCY_TTL_ATTRIBUTE)
 
 
 def create_protection_table(dynamodb: Any, name: str) -> None:
@@ -151,15 +142,20 @@ def create_protection_table(dynamodb: Any, name: str) -> None:
 
     The stack encrypts it with a key of its own; moto keeps it in this process's memory.
     """
+    _create_keyed_table(dynamodb, name, PROTECTION_PARTITION_KEY, PROTECTION_TTL_ATTRIBUTE)
+
+
+def _create_keyed_table(dynamodb: Any, name: str, partition_key: str, ttl_attribute: str) -> None:
+    """An on-demand table with one string partition key and a TTL attribute."""
     dynamodb.create_table(
         TableName=name,
-        KeySchema=[{"AttributeName": PROTECTION_PARTITION_KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": PROTECTION_PARTITION_KEY, "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": partition_key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": partition_key, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
     dynamodb.update_time_to_live(
         TableName=name,
-        TimeToLiveSpecification={"Enabled": True, "AttributeName": PROTECTION_TTL_ATTRIBUTE},
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute},
     )
 
 

@@ -15,10 +15,11 @@ writing it, and by the stack at synth — so a document one of them takes, all t
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sms_gateway.json_input import TOO_DEEP, UnreadableJsonError, load_value
 
 ENFORCE: Final = "Enforce"
 MONITOR: Final = "Monitor"
@@ -109,8 +110,11 @@ def parse_policy(document: str | bytes | dict[str, Any]) -> TrafficPolicy:
     """The policy in `document` (its JSON text, or the parsed object); `PolicyError`
     naming every broken rule otherwise."""
     try:
-        value = json.loads(document) if isinstance(document, str | bytes) else document
-    except ValueError:
+        # Bounded like every outside document: a nesting bomb is refused, not a crash.
+        value = load_value(document)
+    except UnreadableJsonError as exc:
+        if exc.rule == TOO_DEEP:
+            raise PolicyError(f"the traffic policy {exc}") from None
         raise PolicyError("the traffic policy is not valid JSON") from None
     if not isinstance(value, dict):
         raise PolicyError("the traffic policy must be a JSON object")

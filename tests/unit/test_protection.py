@@ -21,6 +21,7 @@ from sms_gateway import handler
 from sms_gateway.errors import PolicyRefusedError
 from sms_gateway.gateway import AwsClients, Gateway
 from sms_gateway.handler import lambda_handler
+from sms_gateway.policy import PolicyError, parse_policy
 from sms_gateway.settings import Settings
 from tests.harness import api_event, message, sns_envelope, sns_event, sqs_event, sqs_record
 from tests.reliability import figures as reliability_figures
@@ -392,6 +393,20 @@ def test_a_broken_policy_keeps_the_last_good_one(protected: Protected, context: 
     result = lambda_handler(message(CN_1, US_1), context)
 
     assert _failed(result) == [("(1)4155550100", "country_blocked")]
+
+
+def test_a_nesting_bomb_in_the_parameter_keeps_the_last_good_policy(
+    protected: Protected, context: Any
+) -> None:
+    protected.policy({"Countries": {"Block": ["US"]}})
+    lambda_handler(message(CN_1, TemplateId="T0"), context)  # the good one is read
+
+    protected.policy('{"Limits": ' + "[" * 2000 + "]" * 2000 + "}")  # fits the parameter
+    result = lambda_handler(message(CN_1, US_1), context)
+
+    assert _failed(result) == [("(1)4155550100", "country_blocked")]
+    with pytest.raises(PolicyError, match="more than 32 levels deep"):
+        parse_policy('{"Limits": ' + "[" * 100_000 + "]" * 100_000 + "}")
 
 
 def test_no_valid_policy_at_all_sends_nothing_and_retries(
