@@ -30,8 +30,9 @@ PY313 := $(or $(SMS_GATEWAY_PYTHON313),$(lastword $(sort $(wildcard $(shell pyen
 VENV313 := .venv-py313
 # What is not the function's package: the CLI, the sandbox, the benchmark report, the
 # size gate (they run under the venv's Python only).
-NOT_RUNTIME_TESTS := --ignore-glob='tests/unit/test_cli_*' --ignore=tests/unit/test_sandbox.py \
-	--ignore=tests/unit/test_bench_report.py --ignore=tests/unit/test_code_size.py
+NOT_RUNTIME_TESTS := --ignore-glob='tests/unit/test_cli_*' --ignore-glob='tests/unit/test_sandbox*' \
+	--ignore=tests/unit/test_bench_report.py --ignore=tests/unit/test_code_size.py \
+	--deselect=tests/unit/test_contract.py::test_the_cli_loads_none_of_the_functions_dependencies
 
 test: install $(if $(PY313),$(VENV313)/.installed)
 	$(BIN)/python -m pytest

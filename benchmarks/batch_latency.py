@@ -66,6 +66,7 @@ def measure(runs: int) -> dict[str, Any]:
     deployed = gateway_from_env()  # idempotency and protection on, as the stack deploys it
     no_ledger = gateway_from_env(_without("IDEMPOTENCY_TABLE"))
     policy_off = gateway_from_env(_without("TRAFFIC_POLICY_PARAMETER", "PROTECTION_TABLE"))
+    events_off = gateway_from_env(_without("RECEIPTS_QUEUE_URL", "EVENT_BUS_NAME"))
     counter = iter(range(10**9))
 
     def fresh() -> dict[str, Any]:
@@ -121,6 +122,7 @@ def measure(runs: int) -> dict[str, Any]:
             "batch10": batch(BATCH_SIZE, deployed),
             "batch10_no_idempotency": batch(BATCH_SIZE, no_ledger),
             "batch10_policy_off": batch(BATCH_SIZE, policy_off),
+            "batch10_events_off": batch(BATCH_SIZE, events_off),
             "batch1": batch(1, deployed),
             "one_call": one_call,
             "by_hand10": by_hand,
@@ -137,13 +139,15 @@ def measure(runs: int) -> dict[str, Any]:
                 "batch10",
                 "batch10_no_idempotency",
                 "batch10_policy_off",
+                "batch10_events_off",
                 "batch1",
                 "by_hand10",
             )
         }
         | {
-            "batch10/batch10_policy_off": Summary.of(
-                paired_ratios(samples["batch10"], samples["batch10_policy_off"])
+            f"batch10/{name}": Summary.of(
+                paired_ratios(samples["batch10"], samples[name])
             ).as_json()
+            for name in ("batch10_policy_off", "batch10_events_off")
         },
     }

@@ -24,12 +24,14 @@ from benchmarks import (
     cold_start,
     end_to_end,
     fan_out,
+    fan_out_policy,
     machine,
     report,
     services,
     speedups,
 )
 from benchmarks.stats import MIN_RUNS
+from benchmarks.worker import run_worker
 
 HERE = Path(__file__).resolve().parent
 ALL = (
@@ -38,6 +40,8 @@ ALL = (
     "batch_latency",
     "client_overhead",
     "fan_out",
+    "fan_out_policy",
+    "csv_send",
     "bundle",
     "end_to_end",
 )
@@ -112,11 +116,15 @@ def main(argv: list[str]) -> int:
             "batch_latency": lambda: batch_latency.run(running, args.runs),
             "client_overhead": lambda: client_overhead.run(running, args.runs),
             "fan_out": lambda: fan_out.run(running, args.runs, args.explore),
+            "fan_out_policy": lambda: fan_out_policy.run(running, args.runs),
         }
         for name, step in steps.items():
             if name in wanted:
                 _log(f"{name}: {args.runs} alternating runs")
                 found[name] = step()
+    if "csv_send" in wanted:
+        _log("csv_send: smsgw send --csv of 100,000 rows, prepared (nothing sent)")
+        found["csv_send"] = run_worker("csv_send", args.runs, None)
     if "end_to_end" in wanted:
         # After the stand-ins above have stopped: make local starts its own.
         _log("end_to_end: the load run through make local, by-hand rounds around it")

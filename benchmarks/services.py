@@ -37,6 +37,11 @@ DLQ_NAME: Final = "sms-gateway-bench-dlq"
 PROTECTION_TABLE: Final = "sms-gateway-bench-protection"
 PROTECTION_ON: Final = os.environ.get("BENCH_PROTECTION", "on") != "off"
 POLICY_PARAMETER: Final = "/sms-gateway-bench/traffic-policy"
+# Delivery status events, on as deployed: the send path queues one receipt check a message.
+# The checks are due after SQS's longest delay, so none is answered during a benchmark.
+RECEIPTS_QUEUE: Final = "sms-gateway-bench-receipts"
+EVENT_BUS: Final = "sms-gateway-bench-events"
+RECEIPT_DELAY_S: Final = "900"
 # The sandbox's defaults (uspeedo_sandbox.DEFAULT_*), the secret the gateway reads.
 ACCESS_KEY_ID: Final = "AKIDSANDBOX"
 ACCESS_KEY_SECRET: Final = "sandbox-secret"  # noqa: S105 (the sandbox's well-known key)
@@ -127,6 +132,7 @@ class Services:
     dlq_url: str
     policy_parameter: str = ""
     protection_table: str = ""
+    receipts_queue_url: str = ""
 
     def env(self, **overrides: str) -> dict[str, str]:
         """The environment the Lambda would have, pointed at the stand-ins."""
@@ -141,6 +147,9 @@ class Services:
                 # BENCH_PROTECTION=off (to see what the rest costs on its own).
                 "TRAFFIC_POLICY_PARAMETER": self.policy_parameter if PROTECTION_ON else "",
                 "PROTECTION_TABLE": self.protection_table if PROTECTION_ON else "",
+                "RECEIPTS_QUEUE_URL": self.receipts_queue_url,
+                "RECEIPT_DELAY_SECONDS": RECEIPT_DELAY_S,
+                "EVENT_BUS_NAME": EVENT_BUS if self.receipts_queue_url else "",
                 "USPEEDO_ENDPOINT": self.sandbox.api_url,
                 "IDEMPOTENCY_TABLE": self.table,
                 "DEAD_LETTER_QUEUE_URL": self.dlq_url,
@@ -174,7 +183,7 @@ def _client(service: str, url: str) -> Any:
     )
 
 
-def _create_resources(aws_url: str) -> tuple[str, str, str]:
+def _create_resources(aws_url: str) -> tuple[str, str, str, str]:
     secrets = _client("secretsmanager", aws_url)
     secret = {
         "AccessKeyId": ACCESS_KEY_ID,
@@ -188,7 +197,9 @@ def _create_resources(aws_url: str) -> tuple[str, str, str]:
     gateway_key_arn = create_gateway_key_secret(secrets, f"{SECRET_NAME}-gateway-key")
     create_protection_table(dynamodb, PROTECTION_TABLE)
     create_policy_parameter(_client("ssm", aws_url), POLICY_PARAMETER, default_policy_document())
-    return arn, gateway_key_arn, dlq_url
+    receipts_url: str = _client("sqs", aws_url).create_queue(QueueName=RECEIPTS_QUEUE)["QueueUrl"]
+    _client("events", aws_url).create_event_bus(Name=EVENT_BUS)
+    return arn, gateway_key_arn, dlq_url, receipts_url
 
 
 def _start_sandbox(log: IO[str]) -> tuple[subprocess.Popen[str], str]:
@@ -228,7 +239,7 @@ def running(log_dir: Path) -> Iterator[Services]:
             _wait_for_port(port, moto, "the moto server")
             aws_url = f"http://127.0.0.1:{port}"
             sandbox, sandbox_url = _start_sandbox(sandbox_log)
-            arn, gateway_key_arn, dlq_url = _create_resources(aws_url)
+            arn, gateway_key_arn, dlq_url, receipts_url = _create_resources(aws_url)
             yield Services(
                 aws_url,
                 SandboxControl(sandbox_url),
@@ -238,6 +249,7 @@ def running(log_dir: Path) -> Iterator[Services]:
                 dlq_url,
                 POLICY_PARAMETER,
                 PROTECTION_TABLE,
+                receipts_url,
             )
         finally:
             if sandbox is not None:

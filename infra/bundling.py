@@ -64,6 +64,23 @@ class BundlingError(RuntimeError):
     """Bundling could not produce a complete asset; the message says which step failed."""
 
 
+class WheelsUnavailableError(BundlingError):
+    """The wheel cache lacks the function's wheels and pip could not download them (the
+    first synth on a machine that is offline, usually): one line says what to do."""
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_REASON_CHARS: Final = 160
+
+
+def _pip_reason(error: BundlingError) -> str:
+    """pip's first ERROR line, without colours, cut short."""
+    lines = [_ANSI.sub("", line).strip() for line in str(error).splitlines()]
+    errors = [line for line in lines if line.startswith("ERROR:")] or lines[-1:]
+    reason = errors[0] if errors else "no output"
+    return reason if len(reason) <= _REASON_CHARS else reason[: _REASON_CHARS - 1] + "…"
+
+
 def default_wheelhouse() -> Path:
     """The wheel cache: `$SMS_GATEWAY_WHEELHOUSE`, else the user's cache directory."""
     override = os.environ.get(WHEELHOUSE_ENV)
@@ -218,7 +235,16 @@ class BundleSpec:
         try:
             _run("pip install from the wheelhouse", install)
         except BundlingError:
-            _run("pip download", self._pip("download", "--dest", self.wheelhouse))
+            try:
+                _run("pip download", self._pip("download", "--dest", self.wheelhouse))
+            except BundlingError as error:
+                raise WheelsUnavailableError(
+                    f"the Lambda's wheels are not in the cache {self.wheelhouse} and pip could "
+                    f"not download them (offline? pip said: {_pip_reason(error)}): run "
+                    "`make synth` once with "
+                    f"PyPI reachable (later synths are offline), or set {WHEELHOUSE_ENV} to a "
+                    "folder that holds them"
+                ) from None
             _run("pip install", install)
 
     def copy_package(self, output_dir: Path) -> None:
@@ -310,7 +336,14 @@ class LocalBundling:
         failed pip run raises and never leaves half an asset behind.
         """
         spec = self._spec or BundleSpec.for_function()
-        spec.bundle(Path(output_dir))
+        try:
+            spec.bundle(Path(output_dir))
+        except WheelsUnavailableError as error:
+            # Raised through jsii, it reaches the person inside an 80-line traceback of
+            # jsii's and CDK's frames; the one line is all there is to say, so it is said
+            # alone and the synth stops (CDK then reports the app's exit code).
+            print(f"cannot bundle the Lambda: {error}", file=sys.stderr, flush=True)
+            os._exit(1)
         return True
 
 

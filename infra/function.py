@@ -32,6 +32,7 @@ from infra.names import (
 )
 from infra.protection import Protection
 from infra.queue_settings import BATCH_SIZE
+from infra.receipts import Receipts
 from infra.settings import GatewaySettings
 
 # pydantic and libphonenumber's metadata import faster with the CPU share of 512 MB, and
@@ -71,6 +72,7 @@ class SenderFunction(Construct):
         settings: GatewaySettings,
         ingress: Ingress,
         protection: Protection,
+        receipts: Receipts,
         code: lambda_.Code,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -126,7 +128,7 @@ class SenderFunction(Construct):
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.INFO,
             tracing=lambda_.Tracing.ACTIVE,
-            environment=self._environment(settings, ingress, protection),
+            environment=self._environment(settings, ingress, protection, receipts),
         )
         self._grant(ingress)
         protection.grant(self.role)
@@ -199,7 +201,11 @@ class SenderFunction(Construct):
         )
 
     def _environment(
-        self, settings: GatewaySettings, ingress: Ingress, protection: Protection
+        self,
+        settings: GatewaySettings,
+        ingress: Ingress,
+        protection: Protection,
+        receipts: Receipts,
     ) -> dict[str, str]:
         variable = EnvironmentVariable
         environment = {
@@ -218,6 +224,7 @@ class SenderFunction(Construct):
             # never attach them to traces.
             variable.POWERTOOLS_LOGGER_LOG_EVENT: "false",
             variable.POWERTOOLS_TRACER_CAPTURE_RESPONSE: "false",
+            **receipts.environment,
         }
         if settings.sender_id is not None:
             environment[variable.DEFAULT_SENDER_ID] = settings.sender_id

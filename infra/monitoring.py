@@ -14,14 +14,15 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from infra.ingress import Ingress
-from infra.names import (
-    COUNTRY_DIMENSION,
-    METRICS_NAMESPACE,
-    REASON_DIMENSION,
-    ConstructId,
-    Metric,
+from infra.delivery_monitoring import (
+    MIN_RECEIPTS,
+    delivery_rate_alarm_metric,
+    delivery_widgets,
 )
+from infra.ingress import Ingress
+from infra.metrics_insights import metrics_insights
+from infra.names import COUNTRY_DIMENSION, REASON_DIMENSION, ConstructId, Metric
+from infra.receipts import Receipts
 from sms_gateway.contract import CAP_REACHED, POLICY_UNAVAILABLE
 
 ONE_MINUTE: Final = cdk.Duration.minutes(1)
@@ -30,39 +31,6 @@ FIVE_MINUTES: Final = cdk.Duration.minutes(5)
 # than a few people mistyping or opting out; the start of an attack, or a policy too tight
 # for real traffic.
 REFUSAL_SPIKE_THRESHOLD: Final = 100
-# A graph of one series per country shows the countries refused most.
-TOP_SERIES: Final = 10
-
-
-def metrics_insights(
-    metric: Metric,
-    period: cdk.Duration,
-    aggregate: str = "SUM",
-    *,
-    where: tuple[str, str] | None = None,
-    group_by: str | None = None,
-    label: str | None = None,
-) -> cloudwatch.MathExpression:
-    """One custom metric aggregated over all its dimensions (service, Reason, …).
-
-    A Metrics Insights query, so the alarm does not depend on which dimensions the function
-    attaches: a plain metric alarm matches one exact dimension set and would stay silent.
-    `where` keeps the data points with one dimension's value (`("Reason", "cap_reached")`);
-    `group_by` makes one series per value of a dimension (for graphs: an alarm needs one).
-    """
-    # Built from our own constants only, never from input.
-    query = f'SELECT {aggregate}("{metric}") FROM "{METRICS_NAMESPACE}"'  # noqa: S608
-    if where is not None:
-        dimension, value = where
-        query += f" WHERE \"{dimension}\" = '{value}'"
-    if group_by is not None:
-        query += f' GROUP BY "{group_by}" ORDER BY {aggregate}() DESC LIMIT {TOP_SERIES}'
-    return cloudwatch.MathExpression(
-        expression=query,
-        label=label or f"{metric} ({aggregate.lower()})",
-        period=period,
-        using_metrics={},
-    )
 
 
 class Monitoring(Construct):
@@ -74,9 +42,11 @@ class Monitoring(Construct):
         construct_id: str,
         *,
         ingress: Ingress,
+        receipts: Receipts,
         function: lambda_.Function,
         rest_api: apigw.RestApi,
         alarm_email: str | None,
+        delivery_rate_alarm: float,
         oldest_message_threshold_s: int,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -92,8 +62,28 @@ class Monitoring(Construct):
         if alarm_email is not None:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 
-        dlq = ingress.dead_letter_queue
         self.alarms = [
+            *self._gateway_alarms(ingress, function, oldest_message_threshold_s),
+            *self._protection_alarms(),
+            *self._delivery_alarms(receipts, delivery_rate_alarm),
+        ]
+
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            ConstructId.DASHBOARD,
+            default_interval=cdk.Duration.hours(3),
+            widgets=[
+                *self._widgets(ingress, function, rest_api),
+                delivery_widgets(delivery_rate_alarm),
+            ],
+        )
+
+    def _gateway_alarms(
+        self, ingress: Ingress, function: lambda_.Function, oldest_message_threshold_s: int
+    ) -> list[cloudwatch.Alarm]:
+        """Messages not sent or waiting, the function failing, the provider failing."""
+        dlq = ingress.dead_letter_queue
+        return [
             self._alarm(
                 ConstructId.DLQ_NOT_EMPTY_ALARM,
                 dlq.metric_approximate_number_of_messages_visible(
@@ -141,15 +131,7 @@ class Monitoring(Construct):
                 "it may have retired SendUSMSMessage. Nothing is sent; messages are retried. "
                 "Redeploy with -c uspeedoAction=SendBatchUSMSMessage.",
             ),
-            *self._protection_alarms(),
         ]
-
-        self.dashboard = cloudwatch.Dashboard(
-            self,
-            ConstructId.DASHBOARD,
-            default_interval=cdk.Duration.hours(3),
-            widgets=self._widgets(ingress, function, rest_api),
-        )
 
     def _protection_alarms(self) -> list[cloudwatch.Alarm]:
         """The traffic policy at work: a cap reached, a spike of refusals, no policy."""
@@ -185,6 +167,35 @@ class Monitoring(Construct):
                 description="The gateway has no valid traffic policy (the parameter is "
                 "unreadable, or invalid with no earlier good one): NOTHING is sent; messages "
                 "are retried. Check the function's log, then fix it with smsgw policy set.",
+            ),
+        ]
+
+    def _delivery_alarms(
+        self, receipts: Receipts, delivery_rate_alarm: float
+    ) -> list[cloudwatch.Alarm]:
+        """Numbers not reaching phones, and receipt checks that keep failing."""
+        return [
+            self._alarm(
+                ConstructId.DELIVERY_RATE_ALARM,
+                delivery_rate_alarm_metric(),
+                threshold=delivery_rate_alarm,
+                comparison_operator=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                description=f"Less than {delivery_rate_alarm:.0%} of the numbers with a final "
+                f"receipt in the last hour were delivered (counted from {MIN_RECEIPTS} "
+                "receipts an hour): carriers refuse the sender id or the template, or a route "
+                "is down. See delivery outcomes by country on the dashboard; each FAILED "
+                "event on the bus carries the provider's ReceiptCode and ReceiptDesc.",
+            ),
+            self._alarm(
+                ConstructId.RECEIPTS_DLQ_NOT_EMPTY_ALARM,
+                receipts.dead_letter_queue.metric_approximate_number_of_messages_visible(
+                    period=ONE_MINUTE, statistic=cloudwatch.Stats.MAXIMUM
+                ),
+                threshold=1,
+                description="Receipt checks are parked in the receipts dead-letter queue: the "
+                "provider's receipts could not be read for about half an hour. Those numbers "
+                "get no status event until the checks are redriven (asked again; nothing is "
+                "published twice).",
             ),
         ]
 
@@ -229,6 +240,9 @@ class Monitoring(Construct):
         *,
         threshold: float,
         description: str,
+        comparison_operator: cloudwatch.ComparisonOperator = (
+            cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+        ),
     ) -> cloudwatch.Alarm:
         alarm = cloudwatch.Alarm(
             self,
@@ -236,8 +250,9 @@ class Monitoring(Construct):
             metric=metric,
             threshold=threshold,
             evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            # No data means nothing happened (no errors, an empty queue), not trouble.
+            comparison_operator=comparison_operator,
+            # No data means nothing happened (no errors, an empty queue, no receipts), not
+            # trouble.
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=description,
         )

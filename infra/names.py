@@ -31,6 +31,12 @@ class ContextKey(StrEnum):
     ALARM_EMAIL = "alarmEmail"
     EXTRA_TOPIC_ARNS = "extraTopicArns"
     TRAFFIC_POLICY = "trafficPolicy"
+    # Delivery status events: the bus they go to (an existing one, or the stack's own), the
+    # first receipt check's delay, whether events carry full numbers, and the alarm's floor.
+    EVENT_BUS_NAME = "eventBusName"
+    RECEIPT_DELAY_SECONDS = "receiptDelaySeconds"
+    EVENTS_WITH_PHONE_NUMBERS = "eventsWithPhoneNumbers"
+    DELIVERY_RATE_ALARM = "deliveryRateAlarm"
 
 
 # A diagnostic switch, not a setting: `-c nagAcknowledgements=false` shows every raw cdk-nag
@@ -50,6 +56,8 @@ class Output(StrEnum):
     FUNCTION_NAME = "FunctionName"
     ALARM_TOPIC_ARN = "AlarmTopicArn"
     POLICY_PARAMETER_NAME = "PolicyParameterName"
+    EVENT_BUS_NAME = "EventBusName"
+    RECEIPTS_QUEUE_URL = "ReceiptsQueueUrl"
 
 
 class ConstructId(StrEnum):
@@ -61,7 +69,8 @@ class ConstructId(StrEnum):
     API = "Api"
     MONITORING = "Monitoring"
     PROTECTION = "Protection"
-    # Ingress.
+    RECEIPTS = "Receipts"
+    # Ingress (and Receipts: its own queue and dead-letter queue under the same ids).
     TOPIC_KEY = "TopicKey"
     QUEUE_KEY = "QueueKey"
     TOPIC = "Topic"
@@ -83,6 +92,9 @@ class ConstructId(StrEnum):
     TRAFFIC_POLICY_PARAMETER = "TrafficPolicy"
     PROTECTION_KEY = "Key"
     PROTECTION_TABLE = "Table"
+    # Receipts. Never rename the bus: producers' rules live on it, and a new logical id
+    # would replace it (empty, without their rules).
+    EVENT_BUS = "EventBus"
     # API.
     REST_API = "RestApi"
     ACCESS_LOGS = "AccessLogs"
@@ -104,6 +116,8 @@ class ConstructId(StrEnum):
     POLICY_CAP_REACHED_ALARM = "PolicyCapReached"
     POLICY_REFUSAL_SPIKE_ALARM = "PolicyRefusalSpike"
     POLICY_UNAVAILABLE_ALARM = "PolicyUnavailable"
+    DELIVERY_RATE_ALARM = "DeliveryRateLow"
+    RECEIPTS_DLQ_NOT_EMPTY_ALARM = "ReceiptsDeadLetterQueueNotEmpty"
 
 
 # The Lambda's code (contract).
@@ -126,6 +140,12 @@ class EnvironmentVariable(StrEnum):
     # Protection: the traffic policy's SSM parameter; the counters' and opt-outs' table.
     TRAFFIC_POLICY_PARAMETER = "TRAFFIC_POLICY_PARAMETER"
     PROTECTION_TABLE = "PROTECTION_TABLE"
+    # Delivery status events: where receipt checks are scheduled and how long the first one
+    # waits; the bus events are published to (its name) and whether they carry full numbers.
+    RECEIPTS_QUEUE_URL = "RECEIPTS_QUEUE_URL"
+    RECEIPT_DELAY_SECONDS = "RECEIPT_DELAY_SECONDS"
+    EVENT_BUS_NAME = "EVENT_BUS_NAME"
+    EVENTS_WITH_PHONE_NUMBERS = "EVENTS_WITH_PHONE_NUMBERS"
     POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
     POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
     POWERTOOLS_LOGGER_LOG_EVENT = "POWERTOOLS_LOGGER_LOG_EVENT"
@@ -154,9 +174,10 @@ class Metric(StrEnum):
     """The custom metrics the function emits (EMF, namespace `SmsGateway`).
 
     The alarms and the dashboard read these names: the function must emit exactly them.
-    Dimensions do not matter here: the stack queries them with Metrics Insights, which sums
-    over every dimension (service, Reason, …). Only where an alarm or a graph picks by one
-    (`REASON_DIMENSION`, `COUNTRY_DIMENSION`) must the function attach that one.
+    Dimensions mostly do not matter here: the stack queries them with Metrics Insights,
+    which sums over every dimension (service, Reason, …). Only where an alarm or a graph
+    picks by one (`REASON_DIMENSION`, `COUNTRY_DIMENSION`) must the function attach that
+    one. The delivery metrics are the exception: their dimension sets are fixed (below).
     """
 
     MESSAGES_RECEIVED = "MessagesReceived"
@@ -173,6 +194,14 @@ class Metric(StrEnum):
     # have refused, in Monitor mode), with the dimensions `Reason` and `Country`.
     POLICY_REFUSED = "PolicyRefused"
     POLICY_WOULD_REFUSE = "PolicyWouldRefuse"
+    # Final delivery outcomes, one count per number, each emitted twice: with `Country` and
+    # service (`DELIVERY_COUNTRY_DIMENSIONS`), read by the graphs by country; and with the
+    # service dimension alone (`DELIVERY_AGGREGATE_DIMENSIONS`), read by the delivery-rate
+    # alarm. The alarm divides one sum by others, and an alarm can neither SEARCH nor hold
+    # more than one Metrics Insights query, so it needs series summed over every country.
+    DELIVERED = "Delivered"
+    DELIVERY_FAILED = "DeliveryFailed"
+    DELIVERY_UNKNOWN = "DeliveryUnknown"
 
 
 METRICS_NAMESPACE: Final = "SmsGateway"
@@ -195,3 +224,8 @@ PROTECTION_TTL_ATTRIBUTE: Final = "expiration"
 # The metrics' dimensions the protection alarms and widgets read (contract).
 REASON_DIMENSION: Final = "Reason"
 COUNTRY_DIMENSION: Final = "Country"
+# The dimension Powertools' Metrics adds to every metric (its value: `SERVICE_NAME`).
+SERVICE_DIMENSION: Final = "service"
+# The delivery metrics' two dimension sets (contract, see `Metric.DELIVERED`).
+DELIVERY_AGGREGATE_DIMENSIONS: Final = (SERVICE_DIMENSION,)
+DELIVERY_COUNTRY_DIMENSIONS: Final = (COUNTRY_DIMENSION, SERVICE_DIMENSION)

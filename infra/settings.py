@@ -8,6 +8,7 @@ that names the key, instead of surfacing later as a broken deployment.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,12 +44,26 @@ DEFAULT_TRAFFIC_POLICY: Final[dict[str, Any]] = {
 }
 # A Standard-tier SSM parameter holds at most 4 KB (the Advanced tier is billed monthly).
 TRAFFIC_POLICY_MAX_LENGTH: Final = 4096
+# USpeedo's receipts are usually final 5 to 10 minutes after sending: the first check waits
+# five, so most numbers are settled by their first check.
+DEFAULT_RECEIPT_DELAY_SECONDS: Final = 300
+# SQS DelaySeconds' own ceiling is 900; 0 would ask before the provider knows anything.
+RECEIPT_DELAY_RANGE: Final = (1, 900)
+# Below four numbers in five delivered over an hour, something beyond the odd unreachable
+# phone is wrong: a blocked sender id, a template the carriers filter, a route down.
+DEFAULT_DELIVERY_RATE_ALARM: Final = 0.8
 
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$")
 # Secrets Manager appends "-" and six random characters to a secret's name in its full ARN.
 _SECRET_ARN_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# EventBridge's own rule for a custom bus's name, less "/" (only partner buses, which the
+# gateway cannot publish to, have one), or "default".
+_EVENT_BUS_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,256}$")
+_EVENT_BUS_ARN = re.compile(
+    r"^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9_.-]{1,256}$"
+)
 
 ContextLookup = Callable[[str], object]
 
@@ -70,6 +85,10 @@ class GatewaySettings:
     alarm_email: str | None
     extra_topic_arns: tuple[str, ...]
     traffic_policy: TrafficPolicy
+    event_bus_name: str | None  # a name or an ARN; None: the stack creates the bus
+    receipt_delay_seconds: int
+    events_with_phone_numbers: bool
+    delivery_rate_alarm: float
 
     @property
     def traffic_policy_document(self) -> str:
@@ -90,10 +109,31 @@ class GatewaySettings:
             default_country_code=_country_code(lookup(ContextKey.DEFAULT_COUNTRY_CODE)),
             uspeedo_endpoint=_endpoint(lookup(ContextKey.USPEEDO_ENDPOINT)),
             uspeedo_action=_action(lookup(ContextKey.USPEEDO_ACTION)),
-            max_concurrency=_max_concurrency(lookup(ContextKey.MAX_CONCURRENCY)),
+            max_concurrency=_integer(
+                ContextKey.MAX_CONCURRENCY,
+                lookup(ContextKey.MAX_CONCURRENCY),
+                DEFAULT_MAX_CONCURRENCY,
+                MAX_CONCURRENCY_RANGE,
+            ),
             alarm_email=_alarm_email(lookup(ContextKey.ALARM_EMAIL)),
             extra_topic_arns=_topic_arns(lookup(ContextKey.EXTRA_TOPIC_ARNS)),
             traffic_policy=read_traffic_policy(lookup(ContextKey.TRAFFIC_POLICY)),
+            event_bus_name=_event_bus(lookup(ContextKey.EVENT_BUS_NAME)),
+            receipt_delay_seconds=_integer(
+                ContextKey.RECEIPT_DELAY_SECONDS,
+                lookup(ContextKey.RECEIPT_DELAY_SECONDS),
+                DEFAULT_RECEIPT_DELAY_SECONDS,
+                RECEIPT_DELAY_RANGE,
+            ),
+            events_with_phone_numbers=_flag(
+                ContextKey.EVENTS_WITH_PHONE_NUMBERS,
+                lookup(ContextKey.EVENTS_WITH_PHONE_NUMBERS),
+            ),
+            delivery_rate_alarm=_share(
+                ContextKey.DELIVERY_RATE_ALARM,
+                lookup(ContextKey.DELIVERY_RATE_ALARM),
+                DEFAULT_DELIVERY_RATE_ALARM,
+            ),
         )
 
 
@@ -161,17 +201,59 @@ def _action(value: object) -> str:
     return action
 
 
-def _max_concurrency(value: object) -> int:
+def _integer(key: str, value: object, default: int, bounds: tuple[int, int]) -> int:
+    """A whole number within `bounds` (inclusive), as a JSON number or a string of digits."""
     if value is None or value == "":
-        return DEFAULT_MAX_CONCURRENCY
-    if isinstance(value, str) and value.strip().isdigit():
+        return default
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if isinstance(value, str) and re.fullmatch(r"[0-9]+", value.strip()):
         value = int(value)
-    low, high = MAX_CONCURRENCY_RANGE
+    low, high = bounds
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise SettingsError(
-            f"{ContextKey.MAX_CONCURRENCY}: an integer from {low} to {high}, got {value!r}"
-        )
+        raise SettingsError(f"{key}: an integer from {low} to {high}, got {value!r}")
     return value
+
+
+def _flag(key: str, value: object) -> bool:
+    """A JSON boolean, or `true`/`false` (any case) as `-c` passes it; unset is false."""
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise SettingsError(f"{key}: true or false, got {value!r}")
+
+
+def _share(key: str, value: object, default: float) -> float:
+    """A fraction from 0 to 1, as a JSON number or a string (`0.8`)."""
+    if value is None or value == "":
+        return default
+    share: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        share = float(value)
+    elif isinstance(value, str):
+        try:
+            share = float(value.strip())
+        except ValueError:
+            share = None
+    if share is None or not math.isfinite(share) or not 0 <= share <= 1:
+        raise SettingsError(f"{key}: a share from 0 to 1 (0.8 is 80 %), got {value!r}")
+    return share
+
+
+def _event_bus(value: object) -> str | None:
+    """An existing bus of this account and region, by name or ARN; empty: the stack's own."""
+    bus = _text(ContextKey.EVENT_BUS_NAME, value)
+    if bus is None:
+        return None
+    pattern = _EVENT_BUS_ARN if bus.startswith("arn:") else _EVENT_BUS_NAME
+    if not pattern.match(bus):
+        raise SettingsError(
+            f"{ContextKey.EVENT_BUS_NAME}: not an EventBridge event bus name or ARN: {bus!r} "
+            "(leave it empty to have the stack create the bus)"
+        )
+    return bus
 
 
 def _alarm_email(value: object) -> str | None:

@@ -1,5 +1,5 @@
-"""The gateway's one stack: a thin composition of ingress, protection, sender, API and
-monitoring."""
+"""The gateway's one stack: a thin composition of ingress, protection, receipts, sender, API
+and monitoring."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from infra.ingress import Ingress
 from infra.monitoring import Monitoring
 from infra.names import STACK_DESCRIPTION, ConstructId, Output
 from infra.protection import Protection
+from infra.receipts import Receipts
 from infra.rest_api import Api
 from infra.settings import GatewaySettings
 
@@ -42,13 +43,25 @@ class SmsGatewayStack(cdk.Stack):
         self.protection = Protection(
             self, ConstructId.PROTECTION, policy_document=settings.traffic_policy_document
         )
+        self.receipts = Receipts(
+            self,
+            ConstructId.RECEIPTS,
+            settings=settings,
+            queue_key=self.ingress.queue_key,
+            visibility_timeout_s=lambda_code.VISIBILITY_TIMEOUT_S,
+        )
         self.sender = SenderFunction(
             self,
             ConstructId.SENDER,
             settings=settings,
             ingress=self.ingress,
             protection=self.protection,
+            receipts=self.receipts,
             code=code or bundling.function_code(),
+        )
+        # The same function takes the receipt checks (it tells them from messages by shape).
+        self.receipts.serve(
+            self.sender.function, self.sender.role, max_concurrency=settings.max_concurrency
         )
         self.api = Api(
             self,
@@ -61,9 +74,11 @@ class SmsGatewayStack(cdk.Stack):
             self,
             ConstructId.MONITORING,
             ingress=self.ingress,
+            receipts=self.receipts,
             function=self.sender.function,
             rest_api=self.api.rest_api,
             alarm_email=settings.alarm_email,
+            delivery_rate_alarm=settings.delivery_rate_alarm,
             # A message that failed once waits one visibility timeout before its retry;
             # older than two means repeated failures, or a backlog the cap cannot clear.
             oldest_message_threshold_s=2 * lambda_code.VISIBILITY_TIMEOUT_S,
@@ -96,6 +111,14 @@ class SmsGatewayStack(cdk.Stack):
             Output.POLICY_PARAMETER_NAME: (
                 self.protection.policy_parameter.parameter_name,
                 "The traffic policy (SSM): smsgw policy show|set|block|allow",
+            ),
+            Output.EVENT_BUS_NAME: (
+                self.receipts.event_bus.event_bus_name,
+                "Delivery status events (source sms-gateway): add a rule here to receive them",
+            ),
+            Output.RECEIPTS_QUEUE_URL: (
+                self.receipts.queue.queue_url,
+                "Scheduled receipt checks (the gateway's own; its dead-letter queue is alarmed)",
             ),
         }
         for name, (value, description) in values.items():

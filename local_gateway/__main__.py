@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -20,11 +21,16 @@ from local_gateway.gateway import (
 )
 from sms_gateway.contract import DEFAULT_COUNTRY_CODE
 
-EXAMPLE = {
-    "PhoneNumbers": ["+8613800138000"],
-    "TemplateId": "UTA2211ABCDEF",
-    "TemplateParams": ["739201"],
-}
+TEMPLATE_ID = "UTA2211ABCDEF"
+# One (number, code) per example: each example sends a message of its own. The same message
+# twice is an idempotent replay (the gateway answers the first result and sends nothing), so
+# a newcomer pasting two examples that said the same would see one SMS and wonder why.
+EXAMPLE_RECIPIENTS = (
+    ("+8613800138000", "739201"),
+    ("+8613900139000", "482913"),
+    ("+8613700137000", "915604"),
+    ("+8615000150000", "260418"),
+)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -39,35 +45,88 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def how_to_send(outputs: dict[str, str]) -> str:
-    """Three copy-paste ways to send a message, one per door."""
-    body = json.dumps(EXAMPLE)
-    aws = (
-        "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
-        f"aws --endpoint-url {outputs['AwsEndpointUrl']} --region us-east-1"
+def smsgw_command(outputs_path: Path) -> str:
+    """How the banner calls the CLI: `--local` finds `.local/outputs.json` from the
+    checkout's root (where `make local` runs); any other outputs file is named."""
+    if outputs_path == DEFAULT_OUTPUTS:
+        return "smsgw --local"
+    return f"smsgw --outputs {shlex.quote(str(outputs_path))}"
+
+
+def send_examples(outputs: dict[str, str], outputs_path: Path) -> list[str]:
+    """One command per door, each sending a different message; they work as printed in a
+    shell with `.venv/bin` on the PATH (`source .venv/bin/activate`) and nothing but what
+    `make install` installs (curl aside, which every machine has)."""
+    smsgw = smsgw_command(outputs_path)
+    commands = [
+        f"{smsgw} send --via {door} --to {number} --template {TEMPLATE_ID} --param {code}"
+        for door, (number, code) in zip(("sns", "sqs", "api"), EXAMPLE_RECIPIENTS, strict=False)
+    ]
+    number, code = EXAMPLE_RECIPIENTS[3]
+    body = json.dumps(
+        {"PhoneNumbers": [number], "TemplateId": TEMPLATE_ID, "TemplateParams": [code]}
     )
+    commands.append(
+        f"curl -s -X POST {outputs['ApiUrl']}messages -H 'x-api-key: {outputs['ApiKey']}' "
+        f"-H 'Content-Type: application/json' -d '{body}'"
+    )
+    return commands
+
+
+def how_to_send(outputs: dict[str, str], outputs_path: Path = DEFAULT_OUTPUTS) -> str:
+    """Copy-paste ways to send a message, one per door, and where to see what happened."""
+    smsgw = smsgw_command(outputs_path)
     return "\n".join(
         [
-            "Send a message (each door):",
-            "  .venv/bin/smsgw --local send --to +8613800138000 --template UTA2211ABCDEF"
-            " --param 739201 --via sns",
-            f"  {aws} sqs send-message --queue-url {outputs['QueueUrl']} --message-body '{body}'",
-            f"  curl -s -X POST {outputs['ApiUrl']}messages -H 'x-api-key: {outputs['ApiKey']}' "
-            f"-H 'Content-Type: application/json' -d '{body}'",
+            "Send a message (each door). In a new shell, first: source .venv/bin/activate",
+            "Each example sends a different message: the same message again is an idempotent",
+            "replay (answered from the first send; no second SMS goes out).",
+            *(f"  {command}" for command in send_examples(outputs, outputs_path)),
             "See what the provider got:",
             f"  curl -s {outputs['UspeedoEndpoint'].removesuffix('/api')}/_sandbox/messages",
-            "And what was parked: .venv/bin/smsgw --local dlq list",
+            f"And what was parked: {smsgw} dlq list",
         ]
     )
 
 
-def how_to_change_the_policy() -> str:
+def how_to_change_the_policy(outputs_path: Path = DEFAULT_OUTPUTS) -> str:
     """Where the traffic policy is seen and changed (it takes effect within a minute)."""
+    smsgw = smsgw_command(outputs_path)
     return "\n".join(
         [
             "See or change the traffic policy (limits, caps, blocked countries):",
-            "  .venv/bin/smsgw --local policy show",
-            "  .venv/bin/smsgw --local policy block RU",
+            f"  {smsgw} policy show",
+            f"  {smsgw} policy block RU",
+        ]
+    )
+
+
+def banner(outputs: dict[str, str], outputs_path: Path, endpoint: str | None) -> str:
+    """What `make local` prints once it runs: where everything is, and how to use it."""
+    provider = "the real provider" if endpoint else "the USpeedo sandbox"
+    return "\n".join(
+        [
+            "SMS gateway running on this machine (Ctrl-C to stop).",
+            f"  AWS (moto):  {outputs['AwsEndpointUrl']}",
+            f"  USpeedo:     {outputs['UspeedoEndpoint']} ({provider})",
+            f"  API:         {outputs['ApiUrl']} (x-api-key: {outputs['ApiKey']})",
+            f"  outputs:     {outputs_path}",
+            f"  policy:      {outputs['PolicyParameterName']} (cdk.json's trafficPolicy)",
+            f"  events:      bus {outputs['EventBusName']} (delivery status, 1 s after a send)",
+            "",
+            how_to_send(outputs, outputs_path),
+            how_to_change_the_policy(outputs_path),
+            how_to_watch_events(outputs_path),
+        ]
+    )
+
+
+def how_to_watch_events(outputs_path: Path = DEFAULT_OUTPUTS) -> str:
+    """How delivery status events are seen as they come (one per number sent)."""
+    return "\n".join(
+        [
+            "Watch delivery status events (one per number sent, numbers masked):",
+            f"  {smsgw_command(outputs_path)} events tail",
         ]
     )
 
@@ -112,24 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         gateway.stop()
         return 1
-    outputs = gateway.outputs
-    provider = "the real provider" if endpoint else "the USpeedo sandbox"
-    print(
-        "\n".join(
-            [
-                "SMS gateway running on this machine (Ctrl-C to stop).",
-                f"  AWS (moto):  {outputs['AwsEndpointUrl']}",
-                f"  USpeedo:     {outputs['UspeedoEndpoint']} ({provider})",
-                f"  API:         {outputs['ApiUrl']} (x-api-key: {outputs['ApiKey']})",
-                f"  outputs:     {args.outputs}",
-                f"  policy:      {outputs['PolicyParameterName']} (cdk.json's trafficPolicy)",
-                "",
-                how_to_send(outputs),
-                how_to_change_the_policy(),
-            ]
-        ),
-        flush=True,
-    )
+    print(banner(gateway.outputs, args.outputs, endpoint), flush=True)
     stop.wait()
     print("stopping…", file=sys.stderr)
     gateway.stop()

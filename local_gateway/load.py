@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,12 +23,29 @@ import urllib3
 
 from local_gateway.gateway import LocalGateway
 from sms_gateway.contract import ERROR_CODE_ATTRIBUTE, IDEMPOTENCY_KEY_HEADER
+from sms_gateway.uspeedo_client import BATCH_ACTION, RECEIPT_ACTION, SEND_ACTION
+from smsgw.progress import Progress
 from uspeedo_sandbox import Fault
 
 DOORS: Final = ("sns", "sqs", "api")
 _API_ATTEMPTS: Final = 10
 _PACE_EVERY: Final = 100  # messages a door sends between looks at the queue's depth
 _MAX_BACKLOG: Final = 300
+_PROGRESS_EVERY_S: Final = 0.5
+# The pumping run's blocks of adjacent numbers (local_gateway.pumping: 100 a block).
+_PUMPING_BLOCK: Final = 100
+# After the last expected event: how long to go on watching for a second copy of one.
+_DUPLICATE_WATCH_S: Final = 3.0
+
+
+class _Tally:
+    """Parked messages `wait_for_fates` took out of the dead-letter queue, for `FatesBar`:
+    the pumping run calls `wait_for_fates` too, from its own code."""
+
+    taken = 0
+
+
+_PARKED_TAKEN: Final = _Tally()
 
 
 @dataclass
@@ -45,6 +63,10 @@ class LoadReport:
     provider_calls: int = 0
     provider_failures: int = 0
     api_retries: int = 0
+    # Delivery status events: one per number sent (each message has one), none twice.
+    events_published: int = 0
+    events_duplicated: int = 0
+    receipt_calls: int = 0
 
     @property
     def throughput(self) -> float:
@@ -54,7 +76,13 @@ class LoadReport:
     @property
     def holds(self) -> bool:
         """The contract: nothing lost, nothing twice, every parked message with a reason."""
-        return not (self.duplicated or self.lost or self.parked_without_reason)
+        return not (
+            self.duplicated
+            or self.lost
+            or self.parked_without_reason
+            or self.events_duplicated
+            or self.events_published != self.sent
+        )
 
     def summary(self) -> str:
         """One line: what happened to the messages, and how fast."""
@@ -65,7 +93,9 @@ class LoadReport:
             f"{len(self.parked_without_reason)} parked without a reason; "
             f"{self.provider_failures} of {self.provider_calls} provider calls failed, "
             f"{self.api_retries} API retries; {self.seconds:.0f} s, "
-            f"{self.throughput:.0f} messages/s"
+            f"{self.throughput:.0f} messages/s; delivery events: {self.events_published} "
+            f"published for {self.sent} numbers sent, {self.events_duplicated} twice, "
+            f"{self.receipt_calls} receipt calls"
         )
 
 
@@ -77,7 +107,12 @@ def run_load(
     if sandbox is None:
         raise RuntimeError("a load run needs the sandbox (it counts what the provider got)")
     sandbox.reset()
-    sandbox.set_fault(Fault(kind="status", status=503, probability=failure_rate, seed=7))
+    # The sends fail transiently, not the receipt queries: a failed check waits for the
+    # receipts queue's visibility timeout (minutes), and the unit tests cover that path.
+    for action in (SEND_ACTION, BATCH_ACTION):
+        sandbox.add_fault(
+            Fault(kind="status", status=503, probability=failure_rate, seed=7, action=action)
+        )
     report = LoadReport(messages=messages, failure_rate=failure_rate)
     ids = [f"load-{i:06d}" for i in range(messages)]
     started = time.monotonic()
@@ -90,6 +125,10 @@ def run_load(
     parked = wait_for_fates(gateway, set(ids), started + timeout_s)
     report.seconds = time.monotonic() - started
     sandbox.clear_faults()
+    sent_now = sum(1 for m in sandbox.accepted if m.body.get("UserId") in set(ids))
+    published = wait_for_events(gateway, sent_now, started + timeout_s)
+    report.events_published = len(published)
+    report.events_duplicated = sum(published.values()) - len(published)
 
     sent = Counter(m.body.get("UserId") for m in sandbox.accepted)
     parked_ids = Counter(p["UserId"] for p in parked)
@@ -98,9 +137,32 @@ def run_load(
     report.duplicated = sorted(i for i in ids if sent[i] + parked_ids[i] > 1)
     report.lost = sorted(i for i in ids if sent[i] + parked_ids[i] == 0)
     report.parked_without_reason = sorted(p["UserId"] for p in parked if not p["ErrorCode"])
-    report.provider_calls = len(sandbox.requests)
-    report.provider_failures = sum(1 for r in sandbox.requests if r.fault == "status")
+    sends = [r for r in sandbox.requests if r.action in (SEND_ACTION, BATCH_ACTION)]
+    report.provider_calls = len(sends)
+    report.provider_failures = sum(1 for r in sends if r.fault == "status")
+    report.receipt_calls = sum(1 for r in sandbox.requests if r.action == RECEIPT_ACTION)
     return report
+
+
+def wait_for_events(gateway: LocalGateway, expected: int, deadline: float) -> Counter[str]:
+    """Drain the local events queue (the bus's rule copies every delivery event there)
+    until `expected` distinct events arrived, or the deadline passes, and a little longer
+    to see any duplicate: how many times each EventId came."""
+    sqs, queue = gateway.clients["sqs"], gateway.outputs["EventsQueueUrl"]
+    seen: Counter[str] = Counter()
+    quiet_until = None
+    while time.monotonic() < deadline:
+        batch = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        for item in batch:
+            seen[json.loads(item["Body"])["detail"]["EventId"]] += 1
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=item["ReceiptHandle"])
+        if len(seen) >= expected and quiet_until is None:
+            quiet_until = time.monotonic() + _DUPLICATE_WATCH_S
+        if quiet_until is not None and time.monotonic() > quiet_until:
+            break
+        if not batch:
+            time.sleep(0.2)
+    return seen
 
 
 def _message(user_id: str) -> str:
@@ -183,6 +245,7 @@ def wait_for_fates(gateway: LocalGateway, ids: set[str], deadline: float) -> lis
                 }
             )
             sqs.delete_message(QueueUrl=dead_letters, ReceiptHandle=item["ReceiptHandle"])
+            _PARKED_TAKEN.taken += 1  # after the delete: counted once, never twice
         done = {m.body.get("UserId") for m in sandbox.accepted} | {p["UserId"] for p in parked}
         if ids <= done and gateway.depth(gateway.outputs["QueueUrl"]) == 0:
             break
@@ -230,17 +293,56 @@ def main(argv: list[str] | None = None) -> int:
     from local_gateway.pumping import run_pumping
 
     with stdout_to(args.handler_log), LocalGateway(config) as gateway:
-        report = run_load(gateway, args.messages, args.failure_rate, timeout_s=3600)
-        pumping = (
-            run_pumping(gateway, args.attack_blocks, args.blocked, args.users)
-            if args.attack_blocks
-            else None
-        )
+        with FatesBar(gateway, "load", args.messages):
+            report = run_load(gateway, args.messages, args.failure_rate, timeout_s=3600)
+        pumping = None
+        if args.attack_blocks:
+            assert gateway.sandbox is not None
+            gateway.sandbox.reset()  # the bar counts this run's sends only
+            requests = args.attack_blocks * _PUMPING_BLOCK + args.blocked + args.users
+            with FatesBar(gateway, "pumping", requests):
+                pumping = run_pumping(gateway, args.attack_blocks, args.blocked, args.users)
     print(report.summary())
     if pumping is not None:
         print(pumping.summary())
     print(f"the handler's logs and metrics: {args.handler_log}")
     return 0 if report.holds and (pumping is None or pumping.holds) else 1
+
+
+class FatesBar:
+    """`make load`'s progress bar (the CLI's, on stderr): messages whose fate is known —
+    sent (the sandbox has them) or parked (in the dead-letter queue, or taken out of it by
+    `wait_for_fates`) — out of a run's total, redrawn from a thread while the run goes on.
+    A run waits on queues for minutes and prints nothing until it ends."""
+
+    def __init__(self, gateway: LocalGateway, label: str, total: int) -> None:
+        self._gateway = gateway
+        self._progress = Progress(label, total, unit="msg")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name=f"{label}-progress", daemon=True)
+        self._taken_before = _PARKED_TAKEN.taken
+
+    def __enter__(self) -> FatesBar:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._update()
+        self._progress.close()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(_PROGRESS_EVERY_S):
+            self._update()
+
+    def _update(self) -> None:
+        sandbox = self._gateway.sandbox
+        sent = len(sandbox.accepted) if sandbox is not None else 0
+        parked = self._gateway.depth(self._gateway.outputs["DeadLetterQueueUrl"])
+        fates = sent + parked + _PARKED_TAKEN.taken - self._taken_before
+        # Only forward: a parked message between its receive and its count dips the sum.
+        self._progress.advance(max(0, fates - self._progress.done))
 
 
 @contextlib.contextmanager
@@ -263,4 +365,9 @@ def stdout_to(path: Path) -> Iterator[None]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the module's importable copy: `python -m` runs this file as `__main__`, a second
+    # copy of the module beside the `local_gateway.load` that pumping.py imports, and the
+    # bar's tally of parked messages must be the one `wait_for_fates` counts in.
+    from local_gateway import load
+
+    sys.exit(load.main())

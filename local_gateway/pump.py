@@ -5,13 +5,19 @@ Redelivery and the move to the dead-letter queue after `maxReceiveCount` receive
 queue's own (moto's), as in AWS. One difference, on purpose: the pump receives with a
 short visibility timeout, so a failed record comes back in seconds instead of after the
 deployed queue's 6 × function timeout.
+
+The local gateway runs one pump per queue the function consumes (messages, receipt checks),
+each on its own thread, like one event source mapping per queue: a backlog of messages
+does not hold receipt checks back, which wait only for the one invocation running.
+Delayed messages (DelaySeconds) are the queue's own too: they are received once due.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 from infra.queue_settings import BATCH_SIZE
@@ -55,6 +61,9 @@ def to_lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     return record
 
 
+Invoke = Callable[[dict[str, Any]], Any]
+
+
 class EventPump:
     """Polls one queue on a thread until stopped."""
 
@@ -63,8 +72,9 @@ class EventPump:
         sqs: Any,
         queue_url: str,
         queue_arn: str,
-        invoke: Callable[[dict[str, Any]], Any],
+        invoke: Invoke,
         on_batch: Callable[[int, int], None] | None = None,
+        name: str = "event-pump",
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -72,16 +82,33 @@ class EventPump:
         self._invoke = invoke
         self._on_batch = on_batch
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="event-pump", daemon=True)
+        # Held while a received batch is handled: `wait_idle` waits for it.
+        self._busy = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         """Start polling."""
         self._thread.start()
 
+    def request_stop(self) -> None:
+        """Ask the pump to stop after its current poll and batch, without waiting."""
+        self._stop.set()
+
     def stop(self) -> None:
         """Stop after the current poll (at most WAIT_TIME_S) and batch."""
-        self._stop.set()
+        self.request_stop()
         self._thread.join(timeout=30)
+
+    @contextlib.contextmanager
+    def handled_by(self, invoke: Invoke) -> Iterator[None]:
+        """Hand the batches received inside the block to `invoke` instead of the handler
+        (for tests: what the queue delivers, and when), with the same event shapes and the
+        same deletes and partial failures."""
+        previous, self._invoke = self._invoke, invoke
+        try:
+            yield
+        finally:
+            self._invoke = previous
 
     def poll_once(self) -> int:
         """Receive one batch and hand it to the handler; the number of records received."""
@@ -96,7 +123,16 @@ class EventPump:
         messages = answer.get("Messages", [])
         if not messages:
             return 0
-        records = [to_lambda_record(m, self._queue_arn) for m in messages]
+        with self._busy:
+            self._handle([to_lambda_record(m, self._queue_arn) for m in messages])
+        return len(messages)
+
+    def wait_idle(self) -> None:
+        """Return once no batch is being handled (one received later may be, at once)."""
+        with self._busy:
+            pass
+
+    def _handle(self, records: list[dict[str, Any]]) -> None:
         try:
             response = self._invoke({"Records": records})
             failed = {item["itemIdentifier"] for item in response.get("batchItemFailures", [])}
@@ -114,7 +150,6 @@ class EventPump:
             )
         if self._on_batch is not None:
             self._on_batch(len(done), len(failed))
-        return len(records)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -24,7 +24,11 @@ class LambdaRuntime:
         self.gateway = Gateway.from_settings(
             Settings.from_env(environment),
             AwsClients.of(
-                clients["dynamodb"], clients["secretsmanager"], clients["sqs"], ssm=clients["ssm"]
+                clients["dynamodb"],
+                clients["secretsmanager"],
+                clients["sqs"],
+                ssm=clients["ssm"],
+                events=clients["events"],
             ),
         )
         self.function_name = function_name

@@ -1,17 +1,22 @@
 """The `smsgw` command line: argparse, and one function per command.
 
     smsgw [--local] [--outputs PATH] send --to NUMBER… --template ID [--param P…] …
+    smsgw [--local] [--outputs PATH] send --csv FILE --template ID [--sender-id S] [--via …]
     smsgw [--local] [--outputs PATH] receipts SESSIONNO… [--json]
     smsgw [--local] [--outputs PATH] dlq list [--max N] [--json]
-    smsgw [--local] [--outputs PATH] dlq redrive [--max N] [--resend-unknown]
+    smsgw [--local] [--outputs PATH] dlq show ID [--reveal]
+    smsgw [--local] [--outputs PATH] dlq purge [--code CODE] [--older-than D] [--yes]
+    smsgw [--local] [--outputs PATH] dlq redrive [--max N] [--include CODE…] [--resend-unknown]
     smsgw [--local] [--outputs PATH] policy show|set FILE|block CC…|allow CC…
     smsgw [--local] [--outputs PATH] optout add NUMBER…|remove NUMBER|check NUMBER|list [--all]
+    smsgw [--local] [--outputs PATH] events tail [--count N] [--timeout S] [--status S…] [--json]
     smsgw local [ARGS…]
 
-Exit codes: 0 done; 1 the gateway, the API or AWS refused (`policy set`: the document is
-not a valid policy; `optout check`: the number is not opted out; `optout remove`: it was
-not); 2 the command line or the setup is wrong (no outputs file, stack not deployed, no
-credentials).
+Exit codes: 0 done; 1 the gateway, the API or AWS refused (`send`: the message breaks the
+gateway's rules, nothing sent; `policy set`: the document is not a valid policy; `optout
+check`: the number is not opted out; `optout remove`: it was not; `dlq show`: no such
+message; `dlq purge`: the question was answered no); 2 the command line or the setup is
+wrong (no outputs file, stack not deployed, no credentials).
 """
 
 from __future__ import annotations
@@ -22,8 +27,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from smsgw import dlq, local, optout, policy, receipts, send
-from smsgw.errors import CliError
+from sms_gateway.contract import ERROR_CODES
+from smsgw import (
+    csv_send,
+    dlq,
+    dlq_kinds,
+    dlq_purge,
+    events,
+    local,
+    optout,
+    policy,
+    receipts,
+    redrive,
+    send,
+)
+from smsgw.doors import DOORS, VIA_SNS
+from smsgw.errors import SETUP_ERROR, CliError
 from smsgw.outputs import Outputs, load
 
 # 128 + SIGINT, as a shell reports a command stopped with Ctrl-C.
@@ -35,6 +54,13 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
     return value
+
+
+def _age(text: str) -> int:
+    try:
+        return dlq_purge.parse_age(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _page_size(text: str) -> int:
@@ -71,45 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="smsgw",
         description="Send SMS through the gateway, read delivery receipts, manage the "
-        "dead-letter queue, the traffic policy and the opt-out list, run the gateway locally.",
+        "dead-letter queue, the traffic policy and the opt-out list, watch delivery events, run "
+        "the gateway locally.",
         parents=[_stack_options(defaults=True)],
     )
     after = [_stack_options(defaults=False)]
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sending = commands.add_parser(
-        "send", parents=after, help="send one message", description="Send one message."
-    )
-    sending.add_argument(
-        "--to",
-        nargs="+",
-        action="extend",
-        required=True,
-        metavar="NUMBER",
-        help="phone numbers, e.g. +8613800138000 (several, or comma-separated)",
-    )
-    sending.add_argument("--template", required=True, metavar="ID", help="the TemplateId")
-    sending.add_argument(
-        "--param",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="P",
-        help="template parameters, in order (sent as typed, as strings)",
-    )
-    sending.add_argument("--sender-id", metavar="S", help="SenderId (at most 11 characters)")
-    sending.add_argument("--user-id", metavar="U", help="UserId, echoed in receipts")
-    sending.add_argument(
-        "--via",
-        choices=send.DOORS,
-        default=send.VIA_SNS,
-        help="which door: the SNS topic (default), the SQS queue, or the API",
-    )
-    sending.add_argument(
-        "--key",
-        metavar="IDEMPOTENCY_KEY",
-        help="idempotency key: the same key again within 24 h sends nothing",
-    )
+    _add_send_command(commands, after)
 
     receipt = commands.add_parser(
         "receipts",
@@ -124,35 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     receipt.add_argument("--reveal", action="store_true", help="with --json: the phones in full")
 
-    dlq_parser = commands.add_parser(
-        "dlq", help="the dead-letter queue: list or redrive", description="The dead-letter queue."
-    )
-    dlq_commands = dlq_parser.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
-    listing = dlq_commands.add_parser(
-        "list",
-        parents=after,
-        help="show what waits, and why (without consuming it)",
-        description="Show the parked messages and why (numbers never shown).",
-    )
-    listing.add_argument("--max", type=_positive, metavar="N", help="show at most N")
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    redrive = dlq_commands.add_parser(
-        "redrive",
-        parents=after,
-        help="send every parked message back to the queue",
-        description="Move parked messages back to the queue, without the gateway's reason "
-        "attributes, so the gateway tries them again.",
-    )
-    redrive.add_argument("--max", type=_positive, metavar="N", help="move at most N")
-    redrive.add_argument(
-        "--resend-unknown",
-        action="store_true",
-        help="also messages whose outcome is unknown (the provider may have sent them), "
-        "under a new idempotency key: only once you checked they were not sent",
-    )
-
+    _add_dlq_commands(commands, after)
     _add_policy_commands(commands, after)
     _add_optout_commands(commands, after)
+    events.add_commands(commands, after)
 
     commands.add_parser(
         "local",
@@ -162,6 +132,129 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     return parser
+
+
+def _add_send_command(commands: Any, after: list[argparse.ArgumentParser]) -> None:
+    """`send --to NUMBER… | --csv FILE`."""
+    sending = commands.add_parser(
+        "send",
+        parents=after,
+        help="send a message, or one per row of a CSV file",
+        description="Send one message, or one SMS per row of a CSV file. Either is checked "
+        "with the gateway's own rules first: what it would refuse is not sent (exit 1).",
+    )
+    recipients = sending.add_mutually_exclusive_group(required=True)
+    recipients.add_argument(
+        "--to",
+        nargs="+",
+        action="extend",
+        metavar="NUMBER",
+        help="phone numbers, e.g. +8613800138000 (several, or comma-separated)",
+    )
+    recipients.add_argument(
+        "--csv",
+        type=Path,
+        metavar="FILE",
+        help="one SMS per row: a header row, a PhoneNumber column, UserId and ExtendCode "
+        "columns if wanted, every other column a template parameter in column order. Sent "
+        "as messages of up to 1,000 rows; running it again sends nothing twice",
+    )
+    sending.add_argument("--template", required=True, metavar="ID", help="the TemplateId")
+    sending.add_argument(
+        "--param",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="P",
+        help="with --to: template parameters, in order (sent as typed, as strings)",
+    )
+    sending.add_argument("--sender-id", metavar="S", help="SenderId (at most 11 characters)")
+    sending.add_argument("--user-id", metavar="U", help="UserId, echoed in receipts")
+    sending.add_argument(
+        "--via",
+        choices=DOORS,
+        default=VIA_SNS,
+        help="which door: the SNS topic (default), the SQS queue, or the API",
+    )
+    sending.add_argument(
+        "--key",
+        metavar="IDEMPOTENCY_KEY",
+        help="with --to: idempotency key: the same key again within 24 h sends nothing "
+        "(--csv makes one per message from its rows)",
+    )
+
+
+def _add_dlq_commands(commands: Any, after: list[argparse.ArgumentParser]) -> None:
+    """`dlq list|show|purge|redrive`."""
+    parser = commands.add_parser(
+        "dlq",
+        help="the dead-letter queue: list, show, purge or redrive",
+        description="The dead-letter queue: what the gateway parked, and why.",
+    )
+    actions = parser.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    listing = actions.add_parser(
+        "list",
+        parents=after,
+        help="show what waits, and why (without consuming it)",
+        description="Show the parked messages by the MessageId their producer got, with "
+        "their key, UserId, ErrorCode and reason, and what to do about each kind (numbers "
+        "never shown).",
+    )
+    listing.add_argument("--max", type=_positive, metavar="N", help="show at most N")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    showing = actions.add_parser(
+        "show",
+        parents=after,
+        help="one parked message in full (numbers masked)",
+        description="Print one parked message: its reason, attributes and body, with phone "
+        "numbers masked and template parameters hidden unless --reveal. Exit 1 when no "
+        "parked message has that MessageId.",
+    )
+    showing.add_argument("message_id", metavar="ID", help="its MessageId, as `dlq list` shows it")
+    showing.add_argument(
+        "--reveal", action="store_true", help="the body as parked: numbers and parameters in full"
+    )
+    purging = actions.add_parser(
+        "purge",
+        parents=after,
+        help="delete parked messages for good (asks first)",
+        description="Delete parked messages for good: all, or those of one ErrorCode and/or "
+        "parked at least D ago. Says how many of which kind and asks first, unless --yes.",
+    )
+    purging.add_argument("--code", choices=sorted(ERROR_CODES), metavar="CODE", help="ErrorCode")
+    purging.add_argument(
+        "--older-than", type=_age, metavar="D", help="parked at least this long ago: 30m, 2h, 7d"
+    )
+    purging.add_argument("--yes", action="store_true", help="do not ask")
+    _add_redrive_command(actions, after)
+
+
+def _add_redrive_command(actions: Any, after: list[argparse.ArgumentParser]) -> None:
+    """`dlq redrive`."""
+    redrive = actions.add_parser(
+        "redrive",
+        parents=after,
+        help="send parked messages back to the queue",
+        description="Move parked messages back to the queue, without the gateway's reason "
+        "attributes, so the gateway tries them again. Left where they are, and counted: "
+        f"{', '.join(dlq_kinds.NEVER_SUCCEED)} (they fail the same way again; --include "
+        "one to move it anyway) and ProviderOutcomeUnknown (--resend-unknown).",
+    )
+    redrive.add_argument("--max", type=_positive, metavar="N", help="move at most N")
+    redrive.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        choices=dlq_kinds.NEVER_SUCCEED,
+        metavar="CODE",
+        help="also move this kind (repeatable), e.g. PolicyRefused once the policy allows it",
+    )
+    redrive.add_argument(
+        "--resend-unknown",
+        action="store_true",
+        help="also messages whose outcome is unknown (the provider may have sent them), "
+        "under a new idempotency key: only once you checked they were not sent",
+    )
 
 
 def _add_policy_commands(commands: Any, after: list[argparse.ArgumentParser]) -> None:
@@ -275,19 +368,48 @@ def _run(args: argparse.Namespace, extra: list[str]) -> int:
         return local.run(extra[1:] if extra[:1] == ["--"] else extra)
     outputs = _outputs(args)
     if args.command == "send":
-        message = send.build_message(
-            args.to, args.template, args.param, args.sender_id, args.user_id
-        )
-        return send.send(outputs, message, args.via, args.key)
+        return _send(outputs, args)
     if args.command == "receipts":
         return receipts.show(outputs, args.session_nos, as_json=args.json, reveal=args.reveal)
     if args.command == "policy":
         return _policy(outputs, args)
     if args.command == "optout":
         return _optout(outputs, args)
+    if args.command == "events":
+        return events.run(outputs, args)
+    return _dlq(outputs, args)
+
+
+def _dlq(outputs: Outputs, args: argparse.Namespace) -> int:
     if args.dlq_command == "list":
         return dlq.list_command(outputs, args.max, json_output=args.json)
-    return dlq.redrive_command(outputs, args.max, resend_unknown=args.resend_unknown)
+    if args.dlq_command == "show":
+        return dlq.show_command(outputs, args.message_id, reveal=args.reveal)
+    if args.dlq_command == "purge":
+        selection = dlq_purge.Selection(args.code, args.older_than)
+        return dlq_purge.purge_command(outputs, selection, yes=args.yes)
+    return redrive.redrive_command(
+        outputs,
+        args.max,
+        resend_unknown=args.resend_unknown,
+        include=frozenset(args.include),
+    )
+
+
+def _send(outputs: Outputs, args: argparse.Namespace) -> int:
+    if args.csv is None:
+        message = send.build_message(
+            args.to, args.template, args.param, args.sender_id, args.user_id
+        )
+        return send.send(outputs, message, args.via, args.key)
+    if args.param or args.key:
+        raise CliError(
+            "--csv takes its parameters from the file's columns and makes its own keys: "
+            "leave out --param and --key",
+            SETUP_ERROR,
+        )
+    options = csv_send.Options(args.template, args.sender_id, args.user_id)
+    return csv_send.run(outputs, args.csv, options, args.via)
 
 
 def _policy(outputs: Outputs, args: argparse.Namespace) -> int:

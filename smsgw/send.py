@@ -1,21 +1,17 @@
-"""`smsgw send`: one message through a door of the gateway (SNS, SQS or the API)."""
+"""`smsgw send --to …`: one message through a door of the gateway (SNS, SQS or the API),
+checked with the gateway's own model first."""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
-from sms_gateway.contract import IDEMPOTENCY_KEY_ATTRIBUTE
-from smsgw import aws, gateway_api
-from smsgw.errors import FAILED
-from smsgw.outputs import QUEUE_URL, TOPIC_ARN, Outputs
-
-VIA_SNS: Final = "sns"
-VIA_SQS: Final = "sqs"
-VIA_API: Final = "api"
-DOORS: Final = (VIA_SNS, VIA_SQS, VIA_API)
+from smsgw.doors import VIA_API, VIA_SNS, open_door
+from smsgw.errors import FAILED, CliError
+from smsgw.model_check import ModelCheck, explain
+from smsgw.outputs import Outputs
 
 
 def build_message(
@@ -26,8 +22,7 @@ def build_message(
     user_id: str | None = None,
 ) -> dict[str, Any]:
     """The message (contract: SendUSMSMessage's field names). Numbers and parameters go as
-    typed — `0123` must stay a string — and `--to a,b` counts as two numbers. The gateway
-    does the validating, so every door gives the same answer."""
+    typed — `0123` must stay a string — and `--to a,b` counts as two numbers."""
     numbers = [part.strip() for item in to for part in item.split(",") if part.strip()]
     message: dict[str, Any] = {"PhoneNumbers": numbers, "TemplateId": template_id}
     if params:
@@ -39,28 +34,26 @@ def build_message(
     return message
 
 
+def check(message: dict[str, Any], key: str | None) -> None:
+    """Refuse (exit 1, nothing sent) a message the gateway would refuse through any door:
+    through SNS or SQS it would only be parked in the dead-letter queue, out of sight. The
+    key obeys the message's `IdempotencyKey` rules wherever it travels."""
+    checked = {**message, "IdempotencyKey": key} if key is not None else message
+    errors = ModelCheck().problems(checked)
+    if errors:
+        raise CliError(
+            "not sent: the gateway would refuse this message:\n" + explain(errors), FAILED
+        )
+
+
 def send(outputs: Outputs, message: dict[str, Any], via: str, key: str | None) -> int:
-    """Send `message` through `via`; print what happened. Returns the exit code."""
+    """Check `message`, send it through `via`, print what happened. Returns the exit code."""
+    check(message, key)
+    outcome = open_door(outputs, via)(message, key)
     if via == VIA_API:
-        return _send_via_api(outputs, message, key)
-    body = json.dumps(message, ensure_ascii=False)
-    attributes = (
-        {IDEMPOTENCY_KEY_ATTRIBUTE: {"DataType": "String", "StringValue": key}} if key else {}
-    )
-    try:
-        if via == VIA_SNS:
-            answer = aws.client(outputs, "sns").publish(
-                TopicArn=outputs.get(TOPIC_ARN), Message=body, MessageAttributes=attributes
-            )
-            door = "published to the topic"
-        else:
-            answer = aws.client(outputs, "sqs").send_message(
-                QueueUrl=outputs.get(QUEUE_URL), MessageBody=body, MessageAttributes=attributes
-            )
-            door = "sent to the queue"
-    except Exception as error:
-        raise aws.explain(error, outputs) from error
-    print(f"{door}: MessageId {answer['MessageId']} ({describe(message)})")
+        return _report_api(outputs, outcome.accepted, outcome.status, outcome.body)
+    door = "published to the topic" if via == VIA_SNS else "sent to the queue"
+    print(f"{door}: MessageId {outcome.message_id} ({describe(message)})")
     print(
         f"the gateway sends it in a moment; if it does not arrive: {outputs.cli()} dlq list",
         file=sys.stderr,
@@ -68,14 +61,13 @@ def send(outputs: Outputs, message: dict[str, Any], via: str, key: str | None) -
     return 0
 
 
-def _send_via_api(outputs: Outputs, message: dict[str, Any], key: str | None) -> int:
-    answer = gateway_api.for_outputs(outputs).send(message, key)
-    if not answer.ok:
-        print(f"the API answered HTTP {answer.status}:", file=sys.stderr)
-        print(_as_json(answer.body), file=sys.stderr)
+def _report_api(outputs: Outputs, ok: bool, status: int | None, body: Any) -> int:
+    if not ok:
+        print(f"the API answered HTTP {status}:", file=sys.stderr)
+        print(_as_json(body), file=sys.stderr)
         return FAILED
-    print(_as_json(answer.body))
-    session_nos = answer.body.get("SessionNos") if isinstance(answer.body, dict) else None
+    print(_as_json(body))
+    session_nos = body.get("SessionNos") if isinstance(body, dict) else None
     if session_nos:
         print(
             f"delivery receipts (after a few minutes): "

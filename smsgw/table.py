@@ -1,24 +1,24 @@
-"""Plain-text tables for a terminal: left-aligned columns, a header, no borders."""
+"""Plain-text tables for a terminal (tabulate's `plain` format): left-aligned columns, a
+header, no borders, so that `grep` and `cut` work on what the CLI prints."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-_GAP = "  "
+from tabulate import tabulate
 
 
 def render(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """The table as lines; the last column is not padded (it is often long free text)."""
-    widths = [len(h) for h in headers]
-    for row in rows:
-        for index, cell in enumerate(row):
-            widths[index] = max(widths[index], len(cell))
-
-    def line(cells: Sequence[str]) -> str:
-        padded = [cell.ljust(widths[i]) for i, cell in enumerate(cells[:-1])]
-        return _GAP.join([*padded, cells[-1]]).rstrip()
-
-    return "\n".join([line(headers), *(line(row) for row in rows)])
+    """The table as lines. Cells stay text (an id of digits is not right-aligned as a
+    number), and no line ends in padding."""
+    text = tabulate(
+        [list(row) for row in rows],
+        headers=list(headers),
+        tablefmt="plain",
+        disable_numparse=True,
+        stralign="left",
+    )
+    return "\n".join(line.rstrip() for line in text.splitlines())
 
 
 def shorten(text: str, limit: int) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import threading
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -23,10 +23,30 @@ from uspeedo_sandbox.rules import number_key
 #: refuse: answer normally, but the numbers in `phones` (every number when None) cannot be
 #: reached: SendBatchUSMSMessage lists them in `FailContent` (reason: `message`) and sends
 #: the rest; SendUSMSMessage refuses the whole request with 18014, as it does bad numbers.
+#: receipt: GetUSMSSendReceipt reports the numbers in `phones` (every number when None) with
+#: `result` instead of `Success`, for the first `count` receipt queries of each number
+#: (None: forever); `absent` leaves the number out of its session's ReceiptSet, as the
+#: provider does until a receipt arrives. It never applies to a send.
 FAULT_KINDS = frozenset(
-    {"slow", "status", "retcode", "drop", "hang", "garbage", "truncated", "nested", "refuse"}
+    {
+        "slow",
+        "status",
+        "retcode",
+        "drop",
+        "hang",
+        "garbage",
+        "truncated",
+        "nested",
+        "refuse",
+        "receipt",
+    }
 )
 DEFAULT_REFUSAL = "number unreachable (sandbox fault)"
+RECEIPT = "receipt"
+RECEIPT_ACTION = "GetUSMSSendReceipt"
+#: What a `receipt` fault reports: the provider's own ReceiptResult spellings, or `absent`.
+ABSENT = "absent"
+RECEIPT_RESULTS = ("Fail", "SubmitFail", "Unknow", ABSENT)
 
 
 def _is_int(value: object) -> bool:
@@ -45,14 +65,18 @@ def _is_number(value: object) -> bool:
 class Fault:
     """One way to misbehave. Only the fields that matter to `kind` are used.
 
-    `count`: apply to the next N matching requests, then retire (None: unlimited).
+    `count`: apply to the next N matching requests, then retire (None: unlimited); for a
+    `receipt` fault, to the next N receipt queries of each number it covers.
     `probability`: chance to apply to a matching request, drawn from an RNG seeded with
     `seed`, so the same sequence of requests meets the same faults on every run.
     `action`: apply only to requests with this `Action` (None: any request).
     `template_id`: apply only to requests with this `TemplateId` (SendBatchUSMSMessage: of
     any of its tasks) — so one message of a concurrent batch can fail while the others go
-    through. `phones` (refuse): the numbers refused, as the provider accepts them
-    (`(86)13800138000`, `(0086)…`, bare China numbers); None refuses every number.
+    through. `phones` (refuse, receipt): the numbers refused or reported, as the provider
+    accepts them (`(86)13800138000`, `(0086)…`, bare China numbers); None: every number.
+    `result` (receipt): one of `RECEIPT_RESULTS`. A `receipt` fault draws `probability`
+    once per number and query; `action` can only be GetUSMSSendReceipt and `template_id`
+    is not used (a receipt query names no template).
     """
 
     kind: str
@@ -65,8 +89,10 @@ class Fault:
     status: int = 503  # status
     retry_after: int | None = None  # status: the Retry-After header, in seconds
     ret_code: int = SERVER_ERROR  # retcode
-    message: str | None = None  # status, retcode: the Message; refuse: FailureDetails
-    phones: tuple[str, ...] | None = None  # refuse
+    # status, retcode: the Message; refuse: FailureDetails; receipt: ReceiptDesc
+    message: str | None = None
+    phones: tuple[str, ...] | None = None  # refuse, receipt
+    result: str | None = None  # receipt
 
     def __post_init__(self) -> None:
         if isinstance(self.phones, list):  # from JSON; a tuple keeps the fault hashable
@@ -112,8 +138,23 @@ class Fault:
                 or (isinstance(phones, tuple) and all(number_key(p) for p in phones)),
                 "phones must be a list of numbers like (86)13800138000, or null",
             ),
+            *self._receipt_problems(),
         )
         return [problem for valid, problem in checks if not valid]
+
+    def _receipt_problems(self) -> tuple[tuple[bool, str], ...]:
+        receipt = self.kind == RECEIPT
+        return (
+            (
+                self.result in RECEIPT_RESULTS if receipt else self.result is None,
+                f"result must be one of {list(RECEIPT_RESULTS)} for a receipt fault, "
+                "and null for any other",
+            ),
+            (
+                not receipt or self.action in (None, RECEIPT_ACTION),
+                f"a receipt fault applies to {RECEIPT_ACTION} only",
+            ),
+        )
 
     def refuses(self, number: object) -> bool:
         """Whether a `refuse` fault makes `number` unreachable."""
@@ -155,6 +196,32 @@ class _Active:
     fault: Fault
     remaining: int | None
     rng: random.Random = field(repr=False)
+    # receipt: queries answered so far, per number (CountryCode, Phone).
+    answered: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def answers_receipt(self, key: tuple[str, str]) -> bool:
+        """Whether this `receipt` fault answers one more query of the number `key` (and
+        counts it if so)."""
+        fault = self.fault
+        used = self.answered.get(key, 0)
+        if fault.count is not None and used >= fault.count:
+            return False
+        if fault.phones is not None and key not in {number_key(p) for p in fault.phones}:
+            return False
+        if fault.probability < 1 and self.rng.random() >= fault.probability:
+            return False
+        self.answered[key] = used + 1
+        return True
+
+    @property
+    def spent(self) -> bool:
+        """Whether a `receipt` fault has answered every query it will (only when it lists
+        its numbers: a fault on every number meets new numbers all the time)."""
+        fault = self.fault
+        if fault.count is None or fault.phones is None:
+            return False
+        keys = {number_key(p) for p in fault.phones}
+        return all(key is not None and self.answered.get(key, 0) >= fault.count for key in keys)
 
 
 class FaultPlan:
@@ -199,6 +266,8 @@ class FaultPlan:
         with self._cond:
             for active in self._active:
                 fault = active.fault
+                if fault.kind == RECEIPT:  # decided per number, in `receipt_results`
+                    continue
                 if fault.action is not None and fault.action != action:
                     continue
                 if fault.template_id is not None and fault.template_id not in template_ids:
@@ -214,6 +283,31 @@ class FaultPlan:
                         self._active.remove(active)
                 return Pick(fault, self._generation)
             return None
+
+    def receipt_results(self, numbers: Sequence[str]) -> dict[str, Fault]:
+        """The `receipt` faults that answer `numbers` in one GetUSMSSendReceipt answer:
+        number → the fault whose `result` it gets (numbers left out are `Success`). The
+        first fault that answers a number applies; each number counts one query however
+        many of the asked sessions hold it, in whatever form."""
+        with self._cond:
+            decided: dict[tuple[str, str], Fault | None] = {}
+            for number in numbers:
+                key = number_key(number)
+                if key is not None and key not in decided:
+                    decided[key] = self._receipt_fault_locked(key)
+            self._active = [a for a in self._active if a.fault.kind != RECEIPT or not a.spent]
+        results: dict[str, Fault] = {}
+        for number in numbers:
+            fault = decided.get(number_key(number) or ("", ""))
+            if fault is not None:
+                results[number] = fault
+        return results
+
+    def _receipt_fault_locked(self, key: tuple[str, str]) -> Fault | None:
+        for active in self._active:
+            if active.fault.kind == RECEIPT and active.answers_receipt(key):
+                return active.fault
+        return None
 
     def hold(self, generation: int) -> None:
         """Block until faults are cleared after `generation`, or the server stops."""

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sms_gateway import retcodes
 from uspeedo_sandbox import rules
-from uspeedo_sandbox.faults import Fault
+from uspeedo_sandbox.faults import ABSENT, Fault
 from uspeedo_sandbox.rules import RefusalError
 from uspeedo_sandbox.store import Session, Store
 
@@ -19,6 +19,15 @@ RECEIPTS = "GetUSMSSendReceipt"
 IMPLEMENTED_ACTIONS = frozenset({SEND, BATCH, RECEIPTS})
 SEND_ACCEPTED_MESSAGE = "提交发送成功"  # the seed document's response example
 BATCH_NONE_ACCEPTED_MESSAGE = "no number was accepted; see FailContent"
+#: ReceiptResult → (ReceiptCode, ReceiptDesc, CostCount). The codes are the SMPP delivery
+#: report states carriers send; a message the carrier never took is not billed.
+RECEIPT_FIELDS: dict[str, tuple[str, str, int]] = {
+    "Success": ("DELIVRD", "delivered", 1),
+    "Fail": ("UNDELIV", "undeliverable: the carrier could not reach the handset", 1),
+    "SubmitFail": ("REJECTD", "rejected: the carrier did not accept the message", 0),
+    "Unknow": ("", "no delivery report from the carrier yet", 1),
+}
+ReceiptFaults = Callable[[Sequence[str]], Mapping[str, Fault]]
 
 
 @dataclass(frozen=True)
@@ -44,11 +53,16 @@ class Provider:
         templates: Mapping[str, int] | None,
         store: Store,
         clock: Callable[[], float],
+        receipt_faults: ReceiptFaults | None = None,
     ) -> None:
+        """`receipt_faults` picks, for each GetUSMSSendReceipt answer, the `receipt` fault
+        of each number whose receipt is not `Success` (`FaultPlan.receipt_results`); None:
+        every receipt is `Success`."""
         self._credentials = dict(credentials)
         self._templates = dict(templates) if templates is not None else None
         self._store = store
         self._clock = clock
+        self._receipt_faults = receipt_faults
 
     def handle(
         self,
@@ -172,30 +186,47 @@ class Provider:
         return answer
 
     def _receipts(self, access_key_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        data: list[dict[str, Any]] = []
+        sessions: list[tuple[str, Session]] = []
         for session_no in rules.check_receipt_query(body):
             session = self._store.session(session_no, access_key_id)
-            if session is None:  # unknown SessionNos are left out, not refused
-                continue
-            receipts = []
-            for number, user_id in session.recipients:
-                country_code, phone = rules.split_phone_number(number)
-                receipts.append(
-                    {
-                        "Phone": phone,
-                        "CountryCode": country_code,
-                        "CostCount": 1,
-                        "ReceiptResult": "Success",
-                        "ReceiptCode": "DELIVRD",
-                        "ReceiptDesc": "delivered",
-                        "ReceiptTime": session.accepted_at,
-                        "UserId": user_id,
-                    }
-                )
-            data.append({"SessionNo": session_no, "ReceiptSet": receipts})
+            if session is not None:  # unknown SessionNos are left out, not refused
+                sessions.append((session_no, session))
+        numbers = [number for _, s in sessions for number, _ in s.recipients]
+        faults = self._receipt_faults(numbers) if self._receipt_faults is not None else {}
+        data = [
+            {
+                "SessionNo": session_no,
+                "ReceiptSet": [
+                    _receipt(number, user_id, faults.get(number), session.accepted_at)
+                    for number, user_id in session.recipients
+                    if number not in faults or faults[number].result != ABSENT
+                ],
+            }
+            for session_no, session in sessions
+        ]
         return {
             "RetCode": retcodes.SUCCESS,
             "Action": f"{RECEIPTS}Response",
             "Message": "",
             "Data": data,
         }
+
+
+def _receipt(number: str, user_id: str, fault: Fault | None, sent_at: int) -> dict[str, Any]:
+    """One ReceiptSet entry: a number's receipt as GetUSMSSendReceipt lists it, `Success`
+    unless a `receipt` fault says otherwise (its `message`, if any, as the ReceiptDesc)."""
+    country_code, phone = rules.split_phone_number(number)
+    result = fault.result if fault is not None and fault.result is not None else "Success"
+    code, description, cost = RECEIPT_FIELDS[result]
+    if fault is not None and fault.message is not None:
+        description = fault.message
+    return {
+        "Phone": phone,
+        "CountryCode": country_code,
+        "CostCount": cost,
+        "ReceiptResult": result,
+        "ReceiptCode": code,
+        "ReceiptDesc": description,
+        "ReceiptTime": sent_at,
+        "UserId": user_id,
+    }

@@ -49,7 +49,13 @@ class Sandbox:
         self._log_requests = log_requests
         self._store = Store()
         self._faults = FaultPlan()
-        self._provider = Provider(self.credentials, self.templates, self._store, clock)
+        self._provider = Provider(
+            self.credentials,
+            self.templates,
+            self._store,
+            clock,
+            receipt_faults=self._faults.receipt_results,
+        )
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 

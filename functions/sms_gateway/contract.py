@@ -45,6 +45,9 @@ IDEMPOTENCY_KEY_HEADER: Final = "Idempotency-Key"
 ERROR_CODE_ATTRIBUTE: Final = "ErrorCode"
 ERROR_MESSAGE_ATTRIBUTE: Final = "ErrorMessage"
 RET_CODE_ATTRIBUTE: Final = "RetCode"
+# The MessageId the producer got (SQS's, or SNS's for a notification): a parked message
+# can be found by what was sent. A redrive keeps it, so parked again it still names it.
+ORIGINAL_MESSAGE_ID_ATTRIBUTE: Final = "OriginalMessageId"
 DEAD_LETTER_ATTRIBUTES: Final = frozenset(
     {ERROR_CODE_ATTRIBUTE, ERROR_MESSAGE_ATTRIBUTE, RET_CODE_ATTRIBUTE}
 )
@@ -107,6 +110,15 @@ POLICY_REASONS: Final = (OPTED_OUT, COUNTRY_BLOCKED, RATE_LIMITED, CAP_REACHED)
 NOT_OPTED_OUT: Final = "NotOptedOut"
 # A message's own expiry, in seconds from when it entered AWS.
 TIME_TO_LIVE_FIELD: Final = "TimeToLive"
+
+# --- Delivery status events (EventBridge) ---------------------------------------------
+
+EVENT_SOURCE: Final = "sms-gateway"
+EVENT_DETAIL_TYPE: Final = "SMS Delivery Status"
+DELIVERED: Final = "DELIVERED"
+FAILED: Final = "FAILED"
+UNKNOWN_STATUS: Final = "UNKNOWN"
+DELIVERY_STATUSES: Final = (DELIVERED, FAILED, UNKNOWN_STATUS)
 
 # --- Masking --------------------------------------------------------------------------
 

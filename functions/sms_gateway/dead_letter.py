@@ -12,6 +12,7 @@ from sms_gateway.contract import (
     ERROR_CODE_ATTRIBUTE,
     ERROR_MESSAGE_ATTRIBUTE,
     IDEMPOTENCY_KEY_ATTRIBUTE,
+    ORIGINAL_MESSAGE_ID_ATTRIBUTE,
     RET_CODE_ATTRIBUTE,
 )
 from sms_gateway.errors import GatewayError, UspeedoError
@@ -19,6 +20,7 @@ from sms_gateway.errors import GatewayError, UspeedoError
 ERROR_CODE: Final = ERROR_CODE_ATTRIBUTE
 ERROR_MESSAGE: Final = ERROR_MESSAGE_ATTRIBUTE
 RET_CODE: Final = RET_CODE_ATTRIBUTE
+ORIGINAL_MESSAGE_ID: Final = ORIGINAL_MESSAGE_ID_ATTRIBUTE
 _OURS: Final = DEAD_LETTER_ATTRIBUTES
 # SQS allows 10 attributes a message; ours take three, the producer's keep the rest.
 _MAX_ATTRIBUTES: Final = 10
@@ -66,13 +68,20 @@ class DeadLetterQueue:
         body: str,
         error: GatewayError,
         original_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+        original_message_id: str | None = None,
     ) -> None:
         """Send `body` with the reason. The producer's attributes are kept (an
-        `IdempotencyKey` must survive a redrive), ours replace any of the same name."""
+        `IdempotencyKey` must survive a redrive), ours replace any of the same name, except
+        an `OriginalMessageId` a redrive brought back: the first one names what was sent."""
         attributes: dict[str, dict[str, str]] = {
             ERROR_CODE: {"DataType": "String", "StringValue": error.code},
             ERROR_MESSAGE: {"DataType": "String", "StringValue": reason_text(error)},
         }
+        if original_message_id and ORIGINAL_MESSAGE_ID not in (original_attributes or {}):
+            attributes[ORIGINAL_MESSAGE_ID] = {
+                "DataType": "String",
+                "StringValue": original_message_id,
+            }
         if isinstance(error, UspeedoError) and error.ret_code is not None:
             attributes[RET_CODE] = {"DataType": "Number", "StringValue": str(error.ret_code)}
         for name, value in (original_attributes or {}).items():
@@ -87,16 +96,20 @@ class DeadLetterQueue:
 
 def fit(body: str, attributes: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     """`attributes`, cut so that the message stays within SQS's size limit. What goes first:
-    the producer's attributes (`IdempotencyKey` last), then the reason's text. `ErrorCode`
+    the producer's attributes (`IdempotencyKey` last), then `OriginalMessageId`, then the
+    reason's text. `ErrorCode`
     and `RetCode` always stay: a parked message must say why it was parked."""
     room = MAX_MESSAGE_BYTES - _utf8_len(body)
     if _size(attributes) <= room:
         return attributes
     fitted = dict(attributes)
-    producers = sorted((n for n in fitted if n not in _OURS), key=lambda n: n == _KEPT_LAST)
-    for name in producers:
-        del fitted[name]
-        if _size(fitted) <= room:
+    producers = sorted(
+        (n for n in fitted if n not in _OURS and n != ORIGINAL_MESSAGE_ID),
+        key=lambda n: n == _KEPT_LAST,
+    )
+    # The producer's own first, then the id it got: the reason outlasts both.
+    for name in [*producers, ORIGINAL_MESSAGE_ID]:
+        if fitted.pop(name, None) is not None and _size(fitted) <= room:
             return fitted
     message = fitted.pop(ERROR_MESSAGE, None)
     if message is not None:

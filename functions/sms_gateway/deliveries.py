@@ -44,7 +44,8 @@ def from_sqs_record(record: Mapping[str, Any]) -> Delivery:
             message=_json_or_text(inner),
             idempotency_key=_key(envelope_attributes) or _key(attributes),
             attributes={**attributes, **envelope_attributes},
-            message_id=record.get("messageId"),
+            # The producer published to SNS: the notification's MessageId is the one it got.
+            message_id=parsed.get("MessageId") or record.get("messageId"),
             entered_at=_iso_time(parsed.get("Timestamp")) or _sent_timestamp(record),
         )
     return Delivery(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 from sms_gateway.credentials import CredentialsSource
 from sms_gateway.dead_letter import DeadLetterQueue, reason_text
 from sms_gateway.deliveries import Delivery
+from sms_gateway.delivery_wiring import once, receipt_door, receipt_scheduler
 from sms_gateway.errors import FieldError, GatewayError, MessageValidationError
 from sms_gateway.gateway_key import GatewayKeySource
 from sms_gateway.idempotency import ChunkLedger, DynamoLedger, NoLedger
@@ -25,6 +26,7 @@ from sms_gateway.optouts import OptOutStore
 from sms_gateway.policy_source import PolicySource
 from sms_gateway.protection import Protection
 from sms_gateway.provider_answers import SessionReceipts
+from sms_gateway.receipt_door import ReceiptDoor
 from sms_gateway.sender import Sender
 from sms_gateway.settings import Settings
 from sms_gateway.telemetry import Counters, counters, logger
@@ -57,11 +59,20 @@ class AwsClients:
     secretsmanager: Any
     sqs: Callable[[], Any]
     ssm: Any = None  # only with a traffic policy
+    events: Callable[[], Any] | None = None  # only with delivery events (EventBridge)
 
     @classmethod
-    def of(cls, dynamodb: Any, secretsmanager: Any, sqs: Any, ssm: Any = None) -> AwsClients:
+    def of(
+        cls, dynamodb: Any, secretsmanager: Any, sqs: Any, ssm: Any = None, events: Any = None
+    ) -> AwsClients:
         """From clients made already."""
-        return cls(dynamodb=dynamodb, secretsmanager=secretsmanager, sqs=lambda: sqs, ssm=ssm)
+        return cls(
+            dynamodb=dynamodb,
+            secretsmanager=secretsmanager,
+            sqs=lambda: sqs,
+            ssm=ssm,
+            events=(lambda: events) if events is not None else None,
+        )
 
 
 class Gateway:
@@ -73,11 +84,13 @@ class Gateway:
         sender: Sender,
         dead_letters: DeadLetterQueue | None,
         ledger: ChunkLedger,
-        telemetry: Counters = counters,
         optouts: OptOutStore | None = None,
         policies: PolicySource | None = None,
+        receipt_door: ReceiptDoor | None = None,
+        telemetry: Counters = counters,
     ) -> None:
         self.settings = settings
+        self.receipt_door = receipt_door
         self.optouts = optouts
         self.policies = policies
         self.sender = sender
@@ -103,16 +116,7 @@ class Gateway:
         """
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
-        if ledger is None:
-            ledger = (
-                DynamoLedger(
-                    settings.idempotency_table,
-                    settings.idempotency_ttl_s,
-                    boto3_client=clients.dynamodb,
-                )
-                if settings.idempotency_table
-                else NoLedger()
-            )
+        ledger = ledger or _ledger(settings, clients)
         dead_letters = (
             DeadLetterQueue(settings.dead_letter_queue_url, client_factory=clients.sqs)
             if settings.dead_letter_queue_url
@@ -128,6 +132,7 @@ class Gateway:
             else None
         )
         policies = _policies(settings, clients)
+        scheduler = receipt_scheduler(settings, clients.sqs, gateway_key, counters)
         sender = Sender(
             settings,
             CredentialsSource(settings.secret_id, secrets),
@@ -136,9 +141,13 @@ class Gateway:
             counters,
             gateway_key=gateway_key,
             protection=_protection(settings, clients, optouts, gateway_key, policies),
+            receipts=scheduler,
             **sender_options,
         )
-        gateway = cls(settings, sender, dead_letters, ledger, optouts=optouts, policies=policies)
+        door = receipt_door(
+            settings, scheduler, sender, (clients.dynamodb, clients.events), gateway_key, counters
+        )
+        gateway = cls(settings, sender, dead_letters, ledger, optouts, policies, door)
         gateway._pool = pool
         return gateway
 
@@ -191,7 +200,9 @@ class Gateway:
             if exc.retryable or self.dead_letters is None:
                 # No dead-letter queue configured: the queue's redrive parks it, later.
                 raise
-            self.dead_letters.park(delivery.body, exc, delivery.attributes)
+            self.dead_letters.park(
+                delivery.body, exc, delivery.attributes, original_message_id=delivery.message_id
+            )
             logger.warning(
                 "message parked in the dead-letter queue",
                 extra={
@@ -224,10 +235,20 @@ def gateway_from_env(environ: Mapping[str, str] | None = None) -> Gateway:
     clients = AwsClients(
         dynamodb=session.client("dynamodb"),
         secretsmanager=session.client("secretsmanager"),
-        sqs=lambda: session.client("sqs"),
+        sqs=once(lambda: session.client("sqs")),
         ssm=session.client("ssm") if settings.traffic_policy_parameter else None,
+        events=once(lambda: session.client("events")) if settings.event_bus_name else None,
     )
     return Gateway.from_settings(settings, clients)
+
+
+def _ledger(settings: Settings, clients: AwsClients) -> ChunkLedger:
+    """The idempotency ledger: the table's, or none (local use only)."""
+    if not settings.idempotency_table:
+        return NoLedger()
+    return DynamoLedger(
+        settings.idempotency_table, settings.idempotency_ttl_s, boto3_client=clients.dynamodb
+    )
 
 
 def _policies(settings: Settings, clients: AwsClients) -> PolicySource | None:

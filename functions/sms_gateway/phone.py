@@ -24,6 +24,7 @@ Error messages never contain the number: they are logged, and numbers must not b
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any, Final
 
 import phonenumbers
@@ -32,8 +33,10 @@ __all__ = [
     "MAX_INPUT_LENGTH",
     "PHONE_INPUT_PATTERN",
     "PHONE_RULES",
+    "UNKNOWN_REGION",
     "PhoneNumberError",
     "normalize_phone",
+    "region_of",
     "validate_country_code",
 ]
 
@@ -205,3 +208,19 @@ _POSSIBLE_ERRORS: Final = {
     phonenumbers.ValidationResult.TOO_SHORT: "phone_too_short",
     phonenumbers.ValidationResult.TOO_LONG: "phone_too_long",
 }
+
+
+# The region of a number libphonenumber cannot place (a metric's `Country` dimension).
+UNKNOWN_REGION: Final = "ZZ"
+
+
+@lru_cache(maxsize=65_536)
+def region_of(phone: str) -> str:
+    """The ISO region libphonenumber assigns a `(CC)national` number ("ZZ" if none): the
+    traffic policy's `Countries` and the metrics' `Country`."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return UNKNOWN_REGION
+    return phonenumbers.region_code_for_number(number) or UNKNOWN_REGION

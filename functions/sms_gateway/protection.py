@@ -19,23 +19,20 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Final
-
-import phonenumbers
 
 from sms_gateway import contract
 from sms_gateway.errors import ExpiredError
 from sms_gateway.gateway_key import GatewayKeySource
 from sms_gateway.limit_counters import Candidate, LimitCounters, LimitRefusal
 from sms_gateway.optouts import OptOutStore
+from sms_gateway.phone import region_of
 from sms_gateway.policy import TrafficPolicy
 from sms_gateway.policy_source import PolicySource
 from sms_gateway.telemetry import Counters
 
 logger = logging.getLogger(__name__)
 
-UNKNOWN_REGION: Final = "ZZ"
 LIMIT_REASONS: Final = frozenset({contract.RATE_LIMITED, contract.CAP_REACHED})
 
 
@@ -93,7 +90,7 @@ class Protection:
         """Check every number of one chunk; count those that pass against the limits."""
         policy = self._policies.current()
         optouts, remembered = self._read(chunk_key, phones, policy)
-        regions = [_region(phone) for phone in phones]
+        regions = [region_of(phone) for phone in phones]
         decisions: dict[int, _Decision] = {
             position: _Decision(contract.OPTED_OUT)
             for position, phone in enumerate(phones)
@@ -185,14 +182,3 @@ class Protection:
                 else "numbers the traffic policy would refuse (Monitor)",
                 extra={"refusals": {f"{r}/{c}": n for (r, c), n in tally.items()}},
             )
-
-
-@lru_cache(maxsize=65_536)
-def _region(phone: str) -> str:
-    """The ISO region libphonenumber assigns a `(CC)national` number ("ZZ" if none)."""
-    digits = "".join(ch for ch in phone if ch.isdigit())
-    try:
-        number = phonenumbers.parse("+" + digits, None)
-    except phonenumbers.NumberParseException:
-        return UNKNOWN_REGION
-    return phonenumbers.region_code_for_number(number) or UNKNOWN_REGION

@@ -20,6 +20,8 @@ from aws_lambda_powertools.utilities.batch import (
 )
 
 from sms_gateway.deliveries import from_sns_record, from_sqs_record
+from sms_gateway.receipt_checks import looks_like_check
+from sms_gateway.telemetry import logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -37,8 +39,39 @@ _records_pool = ThreadPoolExecutor(_RECORD_WORKERS, thread_name_prefix="record")
 
 
 def process_sqs(event: dict[str, Any], context: LambdaContext, gateway: Gateway) -> dict[str, Any]:
-    """Powertools' batch processing, records concurrently; the answer lists only records
-    worth retrying (`ReportBatchItemFailures`). Parked records are successes here."""
+    """Receipt checks (the receipts queue) to the receipts door; messages through
+    Powertools' batch processing, records concurrently. The answer lists only records worth
+    retrying (`ReportBatchItemFailures`). Parked records are successes here."""
+    records = event.get("Records") or []
+    checks = [record for record in records if looks_like_check(record.get("body"))]
+    if not checks:
+        return _process_messages(event, context, gateway)
+    failed, foreign = _process_checks(checks, gateway)
+    rest = foreign + [record for record in records if not looks_like_check(record.get("body"))]
+    if rest:
+        answer = _process_messages({**event, "Records": rest}, context, gateway)
+        failed += [item["itemIdentifier"] for item in answer["batchItemFailures"]]
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+
+
+def _process_checks(
+    checks: list[dict[str, Any]], gateway: Gateway
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The receipts door's answer; without one (no bus configured) every check waits for
+    the queue's retry, and then its dead-letter queue: never answered wrongly."""
+    if gateway.receipt_door is None:
+        logger.error(
+            "receipt checks arrived, but EVENT_BUS_NAME or RECEIPTS_QUEUE_URL is not set",
+            extra={"checks": len(checks)},
+        )
+        return [str(record.get("messageId", "")) for record in checks], []
+    failed, foreign = gateway.receipt_door.process(checks)
+    return failed, [dict(record) for record in foreign]
+
+
+def _process_messages(
+    event: dict[str, Any], context: LambdaContext, gateway: Gateway
+) -> dict[str, Any]:
     # An entire batch of transient failures is a normal answer, not an exception: every
     # record is reported and the queue retries each.
     processor = AsyncBatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

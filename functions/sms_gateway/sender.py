@@ -30,6 +30,7 @@ from sms_gateway.idempotency import ChunkLedger
 from sms_gateway.message import Message
 from sms_gateway.protection import Protection
 from sms_gateway.provider_answers import SessionReceipts
+from sms_gateway.receipt_scheduler import ReceiptScheduler
 from sms_gateway.settings import Settings
 from sms_gateway.telemetry import Counters
 from sms_gateway.time_budget import RemainingMs
@@ -53,9 +54,11 @@ class Sender:
         *,
         gateway_key: GatewayKeySource,
         protection: Protection | None = None,
+        receipts: ReceiptScheduler | None = None,
         client_factory: ClientFactory = UspeedoClient,
     ) -> None:
         self._settings = settings
+        self._receipts = receipts
         self._gateway_key = gateway_key
         self._ledger = ledger
         self._pool = pool
@@ -89,6 +92,12 @@ class Sender:
                 results.append((chunk, future.result()))
             except GatewayError as exc:
                 results.append((chunk, exc))
+        if self._receipts is not None:
+            # Before the verdict: a chunk sent now is checked even if another chunk failed
+            # (its retry replays this one, and a replay schedules nothing).
+            self._receipts.schedule(
+                [(chunk, out) for chunk, out in results if isinstance(out, ChunkOutcome)]
+            )
         return verdict(results, message.user_id)
 
     def chunks_of(

@@ -19,6 +19,10 @@ SUPPORTED_ACTIONS: Final = frozenset({SEND_ACTION, BATCH_ACTION})
 # Long enough for SNS's and SQS's own duplicates and a day of redrives; short enough that
 # a person sending the same text to the same number again tomorrow is not silently deduped.
 DEFAULT_IDEMPOTENCY_TTL_S: Final = 24 * 60 * 60
+# The first receipt check's delay: receipts are usually final 5–10 minutes after a send.
+DEFAULT_RECEIPT_DELAY_S: Final = 300
+# An SQS message's longest delay (DelaySeconds).
+MAX_RECEIPT_DELAY_S: Final = 900
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,11 @@ class Settings:
     protection_table: str | None = None
     # Seconds a read traffic policy is used before the parameter is read again.
     policy_cache_s: int = 60
+    # Delivery status events: where receipt checks are queued and events published.
+    receipts_queue_url: str | None = None
+    receipt_delay_s: int = DEFAULT_RECEIPT_DELAY_S
+    event_bus_name: str | None = None
+    events_with_phone_numbers: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -62,6 +71,10 @@ class Settings:
             )
         except ValueError as exc:
             raise ConfigurationError(f"DEFAULT_COUNTRY_CODE: {exc}") from None
+        receipt_delay_s = _receipt_delay(optional("RECEIPT_DELAY_SECONDS"))
+        with_numbers = (optional("EVENTS_WITH_PHONE_NUMBERS") or "false").lower()
+        if with_numbers not in ("true", "false"):
+            raise ConfigurationError("EVENTS_WITH_PHONE_NUMBERS must be true or false")
         ttl_text = optional("IDEMPOTENCY_TTL_SECONDS")
         if ttl_text is not None and not ttl_text.isdigit():
             raise ConfigurationError("IDEMPOTENCY_TTL_SECONDS must be a whole number of seconds")
@@ -77,4 +90,19 @@ class Settings:
             gateway_key_secret_id=optional("GATEWAY_KEY_SECRET_ID"),
             traffic_policy_parameter=optional("TRAFFIC_POLICY_PARAMETER"),
             protection_table=optional("PROTECTION_TABLE"),
+            receipts_queue_url=optional("RECEIPTS_QUEUE_URL"),
+            receipt_delay_s=receipt_delay_s,
+            event_bus_name=optional("EVENT_BUS_NAME"),
+            events_with_phone_numbers=with_numbers == "true",
         )
+
+
+def _receipt_delay(text: str | None) -> int:
+    """RECEIPT_DELAY_SECONDS: an SQS delay, 1 to 900 seconds."""
+    if text is None:
+        return DEFAULT_RECEIPT_DELAY_S
+    if not text.isdigit() or not 1 <= int(text) <= MAX_RECEIPT_DELAY_S:
+        raise ConfigurationError(
+            f"RECEIPT_DELAY_SECONDS must be a whole number of seconds, 1 to {MAX_RECEIPT_DELAY_S}"
+        )
+    return int(text)

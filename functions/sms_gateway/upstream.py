@@ -115,6 +115,11 @@ def phones_of(request: Mapping[str, Any]) -> list[str]:
     return [target["Phone"] for task in request["TaskContent"] for target in task["Target"]]
 
 
+def user_ids_of(request: Mapping[str, Any]) -> list[str | None]:
+    """The UserId of each number of a request built by `batch_requests`, in order."""
+    return [target.get("UserId") for task in request["TaskContent"] for target in task["Target"]]
+
+
 def only_positions(request: Mapping[str, Any], batch: bool, keep: Sequence[int]) -> dict[str, Any]:
     """`request` (either action's) with only the numbers at `keep`, in order: what is sent
     once the protection checks refused the others."""

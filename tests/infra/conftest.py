@@ -5,9 +5,9 @@ in the same process cost ≈0.2 s each. So the session builds once per configura
 `app.build` exactly as `cdk synth` does:
 
 - `gateway`: the stack with the features that are off by default turned on (alarm e-mail,
-  an extra topic, a sender id), values typed as in `cdk.json`;
-- `imported_secret_gateway`: an imported secret and values given as strings, as
-  `-c key=value` gives them (the traffic policy too: a JSON string);
+  an extra topic, a sender id, events with full numbers), values typed as in `cdk.json`;
+- `imported_secret_gateway`: an imported secret and an existing event bus, and values given
+  as strings, as `-c key=value` gives them (the traffic policy too: a JSON string);
 - `raw_findings`: the same app as `gateway` with every cdk-nag acknowledgement switched off,
   checked but not synthesized, to prove each acknowledgement is still needed.
 """
@@ -35,6 +35,7 @@ IMPORTED_SECRET_ARN = (
     "arn:aws:secretsmanager:ap-southeast-1:123456789012:secret:prod/uspeedo-AbC123"
 )
 ALARM_EMAIL = "sms-oncall@example.com"
+EXISTING_EVENT_BUS = "existing"
 # A traffic policy other than cdk.json's, given as `-c trafficPolicy='…'` gives it.
 COMMAND_LINE_POLICY: Mapping[str, Any] = {
     "Mode": "Monitor",
@@ -48,8 +49,11 @@ FULL_FEATURES: Mapping[str, Any] = {
     "extraTopicArns": [EXTRA_TOPIC_ARN],
     "senderId": "Acme",
     "maxConcurrency": 7,
+    "eventsWithPhoneNumbers": True,
+    "receiptDelaySeconds": 240,
+    "deliveryRateAlarm": 0.9,
 }
-# An imported secret, and every value a string, as `-c key=value` passes it.
+# An imported secret and bus, and every value a string, as `-c key=value` passes it.
 IMPORTED_SECRET: Mapping[str, Any] = {
     "secretArn": IMPORTED_SECRET_ARN,
     "maxConcurrency": "3",
@@ -58,6 +62,10 @@ IMPORTED_SECRET: Mapping[str, Any] = {
     "extraTopicArns": "",
     "alarmEmail": "",
     "trafficPolicy": json.dumps(COMMAND_LINE_POLICY),
+    "eventBusName": EXISTING_EVENT_BUS,
+    "receiptDelaySeconds": "60",
+    "eventsWithPhoneNumbers": "false",
+    "deliveryRateAlarm": "0.75",
 }
 
 
@@ -80,7 +88,8 @@ class Gateway(SynthesizedStack):
     gateway: SmsGatewayStack
 
 
-def _synth(overrides: Mapping[str, Any], outdir: Path) -> Gateway:
+def synth_gateway(overrides: Mapping[str, Any], outdir: Path) -> Gateway:
+    """cdk.json's context plus `overrides`, built and synthesized as `cdk synth` does."""
     app = cdk.App(context=app_context(overrides), outdir=str(outdir))
     stack = cdk_app.build(app)
     assembly = app.synth()  # fails here on any unacknowledged cdk-nag finding
@@ -91,13 +100,13 @@ def _synth(overrides: Mapping[str, Any], outdir: Path) -> Gateway:
 @pytest.fixture(scope="session")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Gateway:
     """The stack with every optional feature on."""
-    return _synth(FULL_FEATURES, tmp_path_factory.mktemp("cdk.out"))
+    return synth_gateway(FULL_FEATURES, tmp_path_factory.mktemp("cdk.out"))
 
 
 @pytest.fixture(scope="session")
 def imported_secret_gateway(tmp_path_factory: pytest.TempPathFactory) -> Gateway:
-    """The stack with an imported secret and command-line (string) values."""
-    return _synth(IMPORTED_SECRET, tmp_path_factory.mktemp("cdk.out"))
+    """The stack with an imported secret and bus, and command-line (string) values."""
+    return synth_gateway(IMPORTED_SECRET, tmp_path_factory.mktemp("cdk.out"))
 
 
 @dataclass(frozen=True)

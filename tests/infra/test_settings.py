@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from infra.settings import (
+    DEFAULT_DELIVERY_RATE_ALARM,
     DEFAULT_MAX_CONCURRENCY,
+    DEFAULT_RECEIPT_DELAY_SECONDS,
     DEFAULT_TRAFFIC_POLICY,
     TRAFFIC_POLICY_MAX_LENGTH,
     GatewaySettings,
@@ -39,6 +41,10 @@ def test_cdk_json_defaults() -> None:
     assert settings.alarm_email is None
     assert settings.extra_topic_arns == ()
     assert settings.traffic_policy == parse_policy(DEFAULT_TRAFFIC_POLICY)
+    assert settings.event_bus_name is None  # the stack creates the bus
+    assert settings.receipt_delay_seconds == DEFAULT_RECEIPT_DELAY_SECONDS == 300
+    assert settings.events_with_phone_numbers is False
+    assert settings.delivery_rate_alarm == DEFAULT_DELIVERY_RATE_ALARM == 0.8
 
 
 def test_cdk_json_holds_the_default_traffic_policy() -> None:
@@ -61,6 +67,10 @@ def test_cdk_json_has_every_context_key_of_the_contract() -> None:
         "alarmEmail",
         "extraTopicArns",
         "trafficPolicy",
+        "eventBusName",
+        "receiptDelaySeconds",
+        "eventsWithPhoneNumbers",
+        "deliveryRateAlarm",
     }
 
 
@@ -149,8 +159,67 @@ def test_secret_arn_with_or_without_its_random_suffix(arn: str, complete: bool) 
         ("trafficPolicy", ["Enforce"]),
         ("trafficPolicy", {"Limits": [{"Scope": "Prefix", "Count": 5, "Seconds": 60}]}),
         ("trafficPolicy", {"Countries": {"Block": ["russia"]}}),
+        ("eventBusName", "aws.partner/acme.com/123/events"),
+        ("eventBusName", "arn:aws:sns:eu-west-1:123456789012:not-a-bus"),
+        ("eventBusName", "arn:aws:events:eu-west-1:123456789012:rule/not-a-bus"),
+        ("eventBusName", ["existing"]),
+        ("receiptDelaySeconds", 0),
+        ("receiptDelaySeconds", "901"),
+        ("receiptDelaySeconds", "5m"),
+        ("receiptDelaySeconds", 30.5),
+        ("receiptDelaySeconds", "²"),
+        ("eventBusName", "événements"),
+        ("eventsWithPhoneNumbers", "yes"),
+        ("eventsWithPhoneNumbers", 1),
+        ("deliveryRateAlarm", 80),
+        ("deliveryRateAlarm", "-0.1"),
+        ("deliveryRateAlarm", "80%"),
+        ("deliveryRateAlarm", "nan"),
+        ("deliveryRateAlarm", True),
     ],
 )
 def test_a_bad_value_names_its_key(key: str, value: object) -> None:
     with pytest.raises(SettingsError, match=f"^{key}: "):
         _settings(**{key: value})
+
+
+@pytest.mark.parametrize(
+    "bus",
+    [
+        "existing",
+        "default",
+        "orders.events_v2",
+        "arn:aws:events:eu-west-1:123456789012:event-bus/existing",
+        "arn:aws-cn:events:cn-north-1:123456789012:event-bus/default",
+    ],
+)
+def test_an_existing_event_bus_by_name_or_arn(bus: str) -> None:
+    assert _settings(eventBusName=f" {bus} ").event_bus_name == bus
+
+
+@pytest.mark.parametrize(
+    ("key", "given", "expected"),
+    [
+        ("receiptDelaySeconds", "60", 60),
+        ("receiptDelaySeconds", 900, 900),
+        ("receiptDelaySeconds", "", 300),
+        ("eventsWithPhoneNumbers", "true", True),
+        ("eventsWithPhoneNumbers", "False", False),
+        ("eventsWithPhoneNumbers", True, True),
+        ("eventsWithPhoneNumbers", "", False),
+        ("deliveryRateAlarm", "0.75", 0.75),
+        ("deliveryRateAlarm", 1, 1.0),
+        ("deliveryRateAlarm", 0, 0.0),
+        ("deliveryRateAlarm", "", 0.8),
+    ],
+)
+def test_event_settings_from_strings_or_json_values(
+    key: str, given: object, expected: object
+) -> None:
+    field = {
+        "receiptDelaySeconds": "receipt_delay_seconds",
+        "eventsWithPhoneNumbers": "events_with_phone_numbers",
+        "deliveryRateAlarm": "delivery_rate_alarm",
+    }[key]
+
+    assert getattr(_settings(**{key: given}), field) == expected

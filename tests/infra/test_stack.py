@@ -19,6 +19,8 @@ CONTRACT_OUTPUTS = {
     "FunctionName",
     "AlarmTopicArn",
     "PolicyParameterName",
+    "EventBusName",
+    "ReceiptsQueueUrl",
 }
 
 
@@ -38,6 +40,8 @@ def test_outputs_point_at_the_right_resources(gateway: Gateway) -> None:
     assert outputs["FunctionName"] == gateway.ref(stack.sender.function)
     assert outputs["AlarmTopicArn"] == gateway.ref(stack.monitoring.alarm_topic)
     assert outputs["PolicyParameterName"] == gateway.ref(stack.protection.policy_parameter)
+    assert outputs["EventBusName"] == gateway.ref(stack.receipts.event_bus)
+    assert outputs["ReceiptsQueueUrl"] == gateway.ref(stack.receipts.queue)
     api_url = json.dumps(outputs["ApiUrl"])
     assert json.dumps(gateway.ref(stack.api.rest_api)) in api_url
     assert api_url.startswith('{"Fn::Join": ["", ["https://"')

@@ -28,6 +28,10 @@ def test_every_message_is_sent_once_or_parked_with_a_reason(gateway: LocalGatewa
     assert report.parked_without_reason == []
     assert report.sent + report.parked == MESSAGES
     assert report.provider_failures > 0  # the faults really happened
+    # One delivery event per number sent (a message has one), none twice.
+    assert report.events_published == report.sent
+    assert report.events_duplicated == 0
+    assert report.holds
 
 
 def test_a_pumping_attack_on_the_local_gateway_is_bounded(gateway: LocalGateway) -> None:

@@ -97,4 +97,5 @@ def test_the_outputs_file_has_the_stack_outputs_and_the_local_extras(gateway: Lo
         "AwsEndpointUrl",
         "ApiKey",
         "UspeedoEndpoint",
+        "EventsQueueUrl",
     }

@@ -122,6 +122,7 @@ def _park_without_reason(
     body: str,
     error: GatewayError,
     original_attributes: Mapping[str, Mapping[str, Any]] | None = None,
+    original_message_id: str | None = None,
 ) -> None:
     self._client().send_message(QueueUrl=self.queue_url, MessageBody=body)
 

@@ -182,3 +182,19 @@ def test_the_protection_cost_is_reported_when_it_was_measured(results: dict[str,
     # Not measured (an earlier run): no row, no sentence.
     assert not [row for row in report.rows(results) if "protection off" in row.benchmark]
     assert "protection table on" not in render(results)
+
+
+def test_an_on_off_ratio_does_not_replace_the_batchs_own_ratio(results: dict[str, Any]) -> None:
+    measured = copy.deepcopy(results)
+    batch = measured["benchmarks"]["batch_latency"]
+    own = batch["ratios"]["batch10/one_call"]
+    for variant, ratio in (("batch10_policy_off", 2.5), ("batch10_events_off", 1.02)):
+        batch["seconds"][variant] = batch["seconds"]["batch10"]
+        batch["ratios"][f"batch10/{variant}"] = {"median": ratio, "p25": ratio, "p75": ratio}
+
+    rows = report.rows(measured)
+    (main,) = [row for row in rows if row.benchmark.startswith("batch of 10 records")]
+    (events,) = [row for row in rows if "delivery events off" in row.benchmark]
+
+    assert main.ratio == f"{own['median']:.2f}× ({own['p25']:.2f}–{own['p75']:.2f})"
+    assert events.ratio == "1.02× (1.02–1.02)"

@@ -1,5 +1,6 @@
 """`smsgw dlq list` (read without consuming, never a number) and `smsgw dlq redrive` (send
-back with the producer's attributes, then delete; in order; nothing lost)."""
+back with the producer's attributes, then delete; in order; nothing lost). What each kind
+of parked message gets from them, `dlq show` and `dlq purge`: test_cli_dlq_triage.py."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ from typing import Any
 import pytest
 
 from sms_gateway.contract import MESSAGE_FIELDS
-from smsgw import aws, dlq
+from smsgw import aws, dead_letters, redrive
 from smsgw.cli import main
-from smsgw.dlq import DeadLetter, Redrive, summarise
+from smsgw.dead_letters import DeadLetter, summarise
 from smsgw.errors import CliError
 from smsgw.progress import Progress
+from smsgw.redrive import Redrive
 from tests.unit.test_cli_harness import NATIONAL_PARTS, NUMBERS, Stack, moto_stack, write_outputs
 
 VALID = json.dumps({"PhoneNumbers": list(NUMBERS), "TemplateId": "UTA1", "TemplateParams": ["7"]})
 REASON = {"ErrorCode": "InvalidMessage", "ErrorMessage": "PhoneNumbers[1]: not a valid number"}
+# A kind that redrive sends back: the provider was down until the retries ran out.
+TRANSIENT = {"ErrorCode": "ProviderUnavailable", "ErrorMessage": "HTTP 503 after 5 receives"}
 
 
 @pytest.fixture
@@ -151,7 +155,7 @@ def test_redrive_moves_everything_in_order_without_our_attributes(
     bodies = [json.dumps({"PhoneNumbers": [NUMBERS[0]], "TemplateId": f"T{i}"}) for i in range(120)]
     stack.park_all(
         [
-            (body, {**REASON, "RetCode": "18019", "IdempotencyKey": f"k-{i}", "Team": "ops"})
+            (body, {**TRANSIENT, "RetCode": "18019", "IdempotencyKey": f"k-{i}", "Team": "ops"})
             for i, body in enumerate(bodies)
         ]
     )
@@ -174,7 +178,7 @@ def test_redrive_max_moves_that_many_and_leaves_the_rest_visible(
     stack: Stack, outputs: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bodies = [f"body {i}" for i in range(25)]
-    stack.park_all([(body, REASON) for body in bodies])
+    stack.park_all([(body, TRANSIENT) for body in bodies])
 
     assert main(["--outputs", outputs, "dlq", "redrive", "--max", "13"]) == 0
 
@@ -190,7 +194,7 @@ def test_redrive_keeps_what_may_have_been_sent(
     stack: Stack, outputs: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stack.park_all(
-        [(f"unknown {i}", UNKNOWN) for i in range(12)] + [("invalid", REASON), ("last", REASON)]
+        [(f"unknown {i}", UNKNOWN) for i in range(12)] + [("first", TRANSIENT), ("last", TRANSIENT)]
     )
 
     assert main(["--outputs", outputs, "dlq", "redrive"]) == 0
@@ -199,7 +203,7 @@ def test_redrive_keeps_what_may_have_been_sent(
     assert "moved 2 message(s)" in out
     assert "kept 12 whose outcome is unknown" in err
     assert "--resend-unknown" in err
-    assert [m["Body"] for m in stack.drain(stack.queue_url)] == ["invalid", "last"]
+    assert [m["Body"] for m in stack.drain(stack.queue_url)] == ["first", "last"]
     # Left where they were, and visible again at once for the next look.
     assert stack.count(stack.dead_letter_queue_url) == (12, 0)
 
@@ -208,13 +212,13 @@ def test_redrive_resend_unknown_sends_them_under_a_new_key(
     stack: Stack, outputs: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stack.park("unknown", **UNKNOWN, IdempotencyKey="order-7", Team="ops")
-    stack.park("invalid", **REASON, IdempotencyKey="order-8")
+    stack.park("transient", **TRANSIENT, IdempotencyKey="order-8")
 
     assert main(["--outputs", outputs, "dlq", "redrive", "--resend-unknown"]) == 0
 
     assert "moved 2 message(s)" in capsys.readouterr().out
     moved = {m["Body"]: m["Attributes"] for m in stack.drain(stack.queue_url)}
-    assert moved["invalid"] == {"IdempotencyKey": "order-8"}  # only the unknown gets a new key
+    assert moved["transient"] == {"IdempotencyKey": "order-8"}  # only the unknown gets a new key
     assert moved["unknown"]["Team"] == "ops"
     assert moved["unknown"]["IdempotencyKey"].startswith("redrive-")
     assert stack.count(stack.dead_letter_queue_url) == (0, 0)
@@ -238,7 +242,7 @@ def test_redrive_does_not_chase_what_comes_straight_back(
                 body = moved.pop()
                 bounces[body] = bounces.get(body, 0) + 1
                 if bounces[body] <= 5:
-                    stack.park(body, **REASON)
+                    stack.park(body, **TRANSIENT)
 
         client.meta.events.register(
             "provide-client-params.sqs.SendMessageBatch",
@@ -248,7 +252,7 @@ def test_redrive_does_not_chase_what_comes_straight_back(
         return client
 
     monkeypatch.setattr(aws, "client", refusing_gateway)
-    stack.park_all([(f"still invalid {i}", REASON) for i in range(3)])
+    stack.park_all([(f"still failing {i}", TRANSIENT) for i in range(3)])
 
     assert main(["--outputs", outputs, "dlq", "redrive"]) == 0
 
@@ -342,7 +346,7 @@ def test_redrive_sends_before_it_deletes_and_stops_on_a_refusal() -> None:
 
 
 def test_redrive_splits_batches_that_would_be_too_large() -> None:
-    big = "x" * (dlq.BATCH_BYTES // 3)
+    big = "x" * (redrive.BATCH_BYTES // 3)
     sqs = FakeSqs([f"{i}{big}" for i in range(5)])
     mover = Redrive(sqs, "dlq", "queue", Progress("redriving", 5, io.StringIO(), tty=False))
 
@@ -357,7 +361,7 @@ def test_redrive_reports_how_many_moved_before_a_refusal(
     stack: Stack, outputs: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for index in range(3):
-        stack.park(f"body {index}", **REASON)
+        stack.park(f"body {index}", **TRANSIENT)
 
     def refuse(self: Redrive, group: Any) -> None:
         raise CliError("the queue refused 3 message(s)")
@@ -396,7 +400,7 @@ class CyclingSqs:
 def test_peek_stops_when_the_queue_comes_round_again() -> None:
     sqs = CyclingSqs(3)
 
-    found = dlq.peek(sqs, "dlq")
+    found = dead_letters.peek(sqs, "dlq")
 
     assert [m.message_id for m in found] == ["m0", "m1", "m2"]
     assert sqs.receives == 2

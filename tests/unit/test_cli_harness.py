@@ -18,7 +18,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from smsgw import dlq
+from smsgw import dead_letters
 from tests.harness import drain_queue
 
 API_KEY = "test-api-key-value-0123456789"
@@ -131,7 +131,7 @@ def moto_stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """A stack in moto for one test. SQS long polls are cut to nothing: moto waits the
     whole WaitTimeSeconds on an empty queue, and every command ends on one."""
     fake_aws_environment(monkeypatch)
-    monkeypatch.setattr(dlq, "WAIT_S", 0)
+    monkeypatch.setattr(dead_letters, "WAIT_S", 0)
     with mock_aws():
         yield create_stack(boto3.client("sqs"), boto3.client("sns"))
 

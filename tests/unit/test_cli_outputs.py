@@ -163,7 +163,7 @@ def test_the_stacks_region_wins_over_the_shells(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Deployed to eu-west-1, used from a shell whose default is us-east-1."""
-    monkeypatch.setattr("smsgw.dlq.WAIT_S", 0)
+    monkeypatch.setattr("smsgw.dead_letters.WAIT_S", 0)
     for name, value in {
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",

@@ -355,12 +355,17 @@ def test_a_message_near_the_size_limit_is_parked_with_its_reason(
     size = _sizes(full)
     ours = size["ErrorCode"] + size["ErrorMessage"]
 
-    # The producer's attributes go first, IdempotencyKey last; then the reason's text is
-    # shortened; ErrorCode always stays.
-    assert set(full) == {"ErrorCode", "ErrorMessage", "IdempotencyKey", "Tenant"}
-    assert _park_near_the_limit(aws, context, ours + size["IdempotencyKey"]) == {
-        k: full[k] for k in ("ErrorCode", "ErrorMessage", "IdempotencyKey")
-    }
+    # The producer's attributes go first, IdempotencyKey last; then OriginalMessageId; then
+    # the reason's text is shortened; ErrorCode always stays.
+    original = "OriginalMessageId"
+    assert set(full) == {"ErrorCode", "ErrorMessage", "IdempotencyKey", "Tenant", original}
+    # (Each park is a new SQS message: its OriginalMessageId differs, its size does not.)
+    kept = _park_near_the_limit(aws, context, ours + size["IdempotencyKey"] + size[original])
+    assert set(kept) == {"ErrorCode", "ErrorMessage", "IdempotencyKey", original}
+    assert kept["ErrorMessage"] == full["ErrorMessage"]
+    kept = _park_near_the_limit(aws, context, ours + size[original])
+    assert set(kept) == {"ErrorCode", "ErrorMessage", original}
+    assert kept["ErrorMessage"] == full["ErrorMessage"]
     assert _park_near_the_limit(aws, context, ours) == {
         k: full[k] for k in ("ErrorCode", "ErrorMessage")
     }
