@@ -213,7 +213,7 @@ ROWS: Final[Mapping[str, tuple[RowSpec, ...]]] = {
     "fan_out_policy": (
         RowSpec(
             "4",
-            "  fan-out, traffic policy on ÷ off ($rounds rounds, $updates counters a number)",
+            "  fan-out, $numbers numbers, policy on ÷ off ($rounds rounds; $updates counters each)",
             "$policy_on",
             "off: $policy_off",
             "$ratio_policy_on",
@@ -520,6 +520,7 @@ def _fan_out_policy_figures(fan: Mapping[str, Any]) -> Figures:
     return {
         **_medians(fan["seconds"], fan["ratios"], _s),
         "rounds": f"{fan['rounds']}",
+        "numbers": f"{fan['numbers']:,}",
         "updates": f"{fan['updates_per_number']}",
         "met": _at_most(ratio, 1.1),
     }

@@ -229,7 +229,7 @@ def running(log_dir: Path) -> Iterator[Services]:
     ):
         port = free_port()
         moto = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            [sys.executable, "-m", "local_gateway.moto_server", "-H", "127.0.0.1", "-p", str(port)],
             env=base_env(),
             stdout=moto_log,
             stderr=subprocess.STDOUT,

@@ -28,8 +28,10 @@ from infra.names import (
 )
 
 # What the function does on the table (contract): single items for the counters, markers
-# and opt-outs; BatchGetItem to check a chunk's numbers against the opt-out list in one
-# round; Scan to list the opt-outs (`GET /optouts`). No Query, no index, no table admin.
+# and opt-outs, and transactions of counter updates (TransactWriteItems is authorised item
+# by item as UpdateItem: no action of its own); BatchGetItem to check a chunk's numbers
+# against the opt-out list in one round; Scan to list the opt-outs (`GET /optouts`). No
+# Query, no index, no table admin.
 TABLE_ACTIONS: Final = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",

@@ -28,6 +28,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
+from local_gateway.moto_dynamodb import apply_for_good
+
 # Set by the local gateway: the pid whose death means nobody will stop this server.
 PARENT_PID_ENV: Final = "LOCAL_GATEWAY_PARENT_PID"
 _PARENT_CHECK_S: Final = 1.0
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     if parent:
         exit_with_parent(int(parent))
     speed_up()
+    apply_for_good()  # DynamoDB transactions: see local_gateway.moto_dynamodb
     moto_main(argv if argv is not None else sys.argv[1:])
 
 

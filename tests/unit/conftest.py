@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from local_gateway.context import LocalContext
+from local_gateway.moto_dynamodb import fast_transactions
 from local_gateway.resources import create_idempotency_table
 from sms_gateway import handler, telemetry
 from sms_gateway.gateway import AwsClients, Gateway
@@ -71,7 +72,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     }.items():
         monkeypatch.setenv(name, value)
     parameters.clear_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it untyped
-    with mock_aws():
+    with mock_aws(), fast_transactions():
         sqs = boto3.client("sqs")
         dynamodb = boto3.client("dynamodb")
         secretsmanager = boto3.client("secretsmanager")
