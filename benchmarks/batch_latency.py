@@ -30,8 +30,9 @@ def run(services: Services, runs: int) -> dict[str, Any]:
     """Measure in a worker; check that every message reached the sandbox."""
     services.sandbox.reset(slow_s=PROVIDER_DELAY_S)
     result = run_worker("batch_latency", runs, services)
-    # Per round: three 10-record batches, a one-record batch, one call, ten calls by hand.
-    expected = (runs + 1) * (BATCH_SIZE * 3 + 1 + 1 + BATCH_SIZE)
+    # Per round: four 10-record batches (as deployed, idempotency off, policy off, events
+    # off), a one-record batch, one call, ten calls by hand.
+    expected = (runs + 1) * (BATCH_SIZE * 4 + 1 + 1 + BATCH_SIZE)
     accepted = services.sandbox.accepted_count()
     if accepted != expected:
         raise RuntimeError(f"batch latency: sandbox accepted {accepted}, expected {expected}")

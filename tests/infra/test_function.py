@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk import aws_sns as sns
 
 import app as cdk_app
@@ -108,14 +109,16 @@ def test_tracing_is_active(gateway: Gateway) -> None:
     assert _function(gateway)["TracingConfig"] == {"Mode": "Active"}
 
 
-def test_queue_feeds_batches_with_partial_failures_and_a_concurrency_cap(
-    gateway: Gateway,
+# The message queue, and the receipts queue (delivery status events): the same function.
+@pytest.mark.parametrize("source", ["ingress", "receipts"])
+def test_each_queue_feeds_batches_with_partial_failures_and_a_concurrency_cap(
+    gateway: Gateway, source: str
 ) -> None:
-    ingress, sender = gateway.gateway.ingress, gateway.gateway.sender
+    queue, sender = getattr(gateway.gateway, source).queue, gateway.gateway.sender
     mappings = [
         m["Properties"]
         for m in gateway.of_type("AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["EventSourceArn"] == gateway.get_att(ingress.queue, "Arn")
+        if m["Properties"]["EventSourceArn"] == gateway.get_att(queue, "Arn")
     ]
 
     assert len(mappings) == 1

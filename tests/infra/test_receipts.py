@@ -15,7 +15,7 @@ import pytest
 import app as cdk_app
 from infra import lambda_code
 from infra.delivery_monitoring import MIN_RECEIPTS
-from infra.queue_settings import BATCH_SIZE, MAX_RECEIVE_COUNT
+from infra.queue_settings import MAX_RECEIVE_COUNT
 from infra.settings import SettingsError
 from tests.infra.conftest import (
     EXISTING_EVENT_BUS,
@@ -84,27 +84,6 @@ def test_both_queues_refuse_requests_without_tls(gateway: Gateway) -> None:
         ]
         assert [d["Condition"] for d in denials] == [{"Bool": {"aws:SecureTransport": "false"}}]
         assert gateway.get_att(queue, "Arn") in _listed(denials[0]["Resource"])
-
-
-def test_the_same_function_takes_checks_in_batches_with_partial_failures(
-    gateway: Gateway,
-) -> None:
-    receipts, sender = gateway.gateway.receipts, gateway.gateway.sender
-    mappings = [
-        m["Properties"]
-        for m in gateway.of_type("AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["EventSourceArn"] == gateway.get_att(receipts.queue, "Arn")
-    ]
-
-    assert len(mappings) == 1
-    (mapping,) = mappings
-    assert mapping["FunctionName"] == gateway.ref(sender.function)
-    assert mapping["BatchSize"] == BATCH_SIZE == 10
-    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    assert mapping["ScalingConfig"] == {"MaximumConcurrency": FULL_FEATURES["maxConcurrency"]}
-
-
-# --- the function's variables -------------------------------------------------------------
 
 
 def test_the_function_knows_the_queue_the_delay_the_bus_and_the_numbers_choice(

@@ -37,6 +37,14 @@ def gateway(local: LocalGateway) -> Iterator[LocalGateway]:
     _reset(local)
 
 
+@pytest.fixture
+def events_gateway(gateway: LocalGateway) -> Iterator[LocalGateway]:
+    """The running local gateway with empty receipts and events queues."""
+    gateway.reset_delivery_events()
+    yield gateway
+    gateway.reset_delivery_events()
+
+
 def _reset(local: LocalGateway) -> None:
     assert local.sandbox is not None
     local.reset_delivery_events()  # no receipt check of one test reaches the next's sandbox

@@ -6,10 +6,7 @@ delay being 1 s locally (`RECEIPT_DELAY_SECONDS=1`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from local_gateway.gateway import LocalGateway
 from tests.integration.conftest import post, wait_until
@@ -17,13 +14,6 @@ from uspeedo_sandbox import Fault
 
 # A bound for the wait, not a performance figure: checks are due 1 s after each send.
 EVENTS_WAIT_S = 20.0
-
-
-@pytest.fixture
-def events_gateway(gateway: LocalGateway) -> Iterator[LocalGateway]:
-    gateway.reset_delivery_events()
-    yield gateway
-    gateway.reset_delivery_events()
 
 
 def _drained(local: LocalGateway, into: list[dict[str, Any]]) -> int:

@@ -40,7 +40,8 @@ def test_a_pumping_attack_on_the_local_gateway_is_bounded(gateway: LocalGateway)
     report = run_pumping(gateway, blocks=2, blocked=30, users=30, timeout_s=180)
 
     print(f"\n{report.summary()}")
-    assert report.attack_sent == report.attack_bound  # the Prefix limit's 20 a block
+    # The Prefix limit's 20 a block, in each window the run touched (one, nearly always).
+    assert 2 * 20 <= report.attack_sent <= report.attack_bound
     assert report.blocked_sent == 0
     assert report.users_served == report.users
     assert report.duplicated == report.unaccounted == 0

@@ -8,10 +8,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from infra.queue_settings import MAX_RECEIVE_COUNT
 from local_gateway.gateway import LocalGateway
@@ -22,14 +19,6 @@ from tests.integration.conftest import outputs_file, wait_until
 # Bounds for the waits below, not performance figures: a broken pump fails, not hangs.
 DELIVERY_WAIT_S = 10.0
 DELAY_S = 1
-
-
-@pytest.fixture
-def events_gateway(gateway: LocalGateway) -> Iterator[LocalGateway]:
-    """The running local gateway with empty receipts and events queues."""
-    gateway.reset_delivery_events()
-    yield gateway
-    gateway.reset_delivery_events()
 
 
 def _attributes(gateway: LocalGateway, url: str, *names: str) -> dict[str, str]:
