@@ -449,3 +449,22 @@ def test_a_check_the_bus_kept_refusing_is_retried_and_publishes_the_rest_once(
     delivery.gateway = build(aws, sandbox, delivery.events)  # the bus is back
     assert delivery.answer(records) == []
     assert len(delivery.published()) == 1  # only the one refused before: none twice
+
+
+def test_a_session_the_provider_does_not_know_ends_as_unknown_after_12_hours(
+    delivery: Delivery, context: LocalContext
+) -> None:
+    key = GatewayKey(DEVELOPMENT_KEY)
+    session = SessionCheck("no-such-session", ("(86)13800138001",), ("order-9",))
+    early = sqs_record(ReceiptCheck(time.time() - 60, 1, (session,)).to_body(key))
+    assert lambda_handler(sqs_event(early), context) == {"batchItemFailures": []}
+    assert delivery.published() == []  # not final yet: checked again later
+    (recheck,) = delivery.checks()
+    assert ReceiptCheck.from_body(recheck["body"], key).sessions == (session,)
+
+    late = sqs_record(ReceiptCheck(time.time() - FINAL_AFTER_S, 900, (session,)).to_body(key))
+    assert lambda_handler(sqs_event(late), context) == {"batchItemFailures": []}
+    (event,) = delivery.published()
+    assert event["detail"]["Status"] == "UNKNOWN"
+    assert event["detail"]["UserId"] == "order-9"
+    assert event["detail"]["ReceiptTime"] is None
