@@ -433,3 +433,34 @@ def test_fingerprint_ignores_how_the_message_is_written() -> None:
 def test_fingerprint_changes_with_the_message(change: dict[str, Any]) -> None:
     base = json.loads(SEED_BODY)
     assert parse_message(base | change).fingerprint(KEY) != parse_message(base).fingerprint(KEY)
+
+
+def test_messages_are_checked_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's records run on threads; their numbers are checked one message at a time,
+    so the first record's calls can leave while the next is checked."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sms_gateway.phone import normalize_phone
+
+    checking = 0
+    most = 0
+    count_lock = threading.Lock()
+
+    def slow_check(raw: str, default_cc: str) -> str:
+        nonlocal checking, most
+        with count_lock:
+            checking += 1
+            most = max(most, checking)
+        time.sleep(0.005)  # a check long enough for another thread to start one
+        with count_lock:
+            checking -= 1
+        return normalize_phone(raw, default_cc)
+
+    monkeypatch.setattr("sms_gateway.input_fields.normalize_phone", slow_check)
+    message = with_(PhoneNumbers=numbers(5))
+    with ThreadPoolExecutor(4) as pool:
+        parsed = list(pool.map(lambda _: parse_message(message), range(4)))
+    assert most == 1
+    assert {len(p.phone_numbers) for p in parsed} == {5}

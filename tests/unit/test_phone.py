@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sms_gateway import phone
 from sms_gateway.phone import (
     PHONE_INPUT_PATTERN,
     PHONE_RULES,
@@ -217,3 +218,73 @@ def test_normalisation_is_idempotent_and_well_formed(case: tuple[str, str, str])
     # The normal form reads back as itself, whatever the default country.
     assert normalize_phone(once, default) == once
     assert normalize_phone(once, "44") == once
+
+
+# ---------------------------------------------------------------------------------------
+# The quick way (no `parse` when libphonenumber would take the digits as they are) gives
+# libphonenumber's own answer: the same normal form, the same refusal, the same region.
+
+
+def _slow_answer(digits: str) -> str:
+    """What `parse` + `is_valid_number` say of `+digits`: the normal form or the rule."""
+    try:
+        return phone._parsed_and_validated("+" + digits)
+    except PhoneNumberError as error:
+        return error.rule
+
+
+def _slow_region(digits: str) -> str:
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return phone.UNKNOWN_REGION
+    return phonenumbers.region_code_for_number(number) or phone.UNKNOWN_REGION
+
+
+@st.composite
+def near_examples(draw: st.DrawFn) -> str:
+    """Country code + national digits near a real number: an example with some of its
+    digits changed, zeros put in front or digits added or removed (valid and invalid
+    numbers, numbers a national prefix would be stripped from, Italian leading zeros)."""
+    cc, nsn = draw(st.sampled_from(EXAMPLES))
+    digits = list(nsn)
+    for _ in range(draw(st.integers(0, 3))):
+        digits[draw(st.integers(0, len(digits) - 1))] = str(draw(st.integers(0, 9)))
+    national = "".join(digits)
+    national = draw(st.sampled_from(["", "", "0", "00", "1", "8"])) + national
+    cut = draw(st.integers(-2, 2))
+    national = national[:cut] if cut < 0 else national + "5" * cut
+    return cc + national
+
+
+@settings(max_examples=3000)
+@given(st.one_of(near_examples(), st.text("0123456789", min_size=1, max_size=21)))
+def test_the_quick_way_gives_libphonenumbers_answer(digits: str) -> None:
+    quick = phone._quickly_validated(digits)
+    if quick is not None:
+        assert quick == _slow_answer(digits)
+    built = phone._number_as_parse_builds_it(digits)
+    if built is not None:
+        assert built == phonenumbers.parse("+" + digits, None)
+    assert phone.region_of(f"+{digits}") == _slow_region(digits)
+
+
+def test_the_quick_way_answers_for_most_real_numbers() -> None:
+    """Not a speed test: that the quick way is taken (else the test above proves little)."""
+    quick = [phone._quickly_validated(cc + nsn) for cc, nsn in EXAMPLES]
+    assert [q for q in quick if q is not None] == [
+        f"({cc}){nsn}" for (cc, nsn), q in zip(EXAMPLES, quick, strict=True) if q is not None
+    ]
+    assert sum(q is not None for q in quick) > 0.9 * len(EXAMPLES)
+
+
+@pytest.mark.parametrize(
+    "digits",
+    ["390212345678", "3900012345", "39000", "3900", "8613800138000", "14155550100"],
+)
+def test_the_number_built_is_the_one_parse_builds(digits: str) -> None:
+    """Leading zeros included (Italian numbers keep theirs; all zeros but the last
+    digit are counted)."""
+    built = phone._number_as_parse_builds_it(digits)
+    assert built is not None
+    assert built == phonenumbers.parse("+" + digits, None)
