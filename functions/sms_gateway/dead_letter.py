@@ -3,7 +3,6 @@ reason beside it as message attributes a person (or `smsgw dlq list`) can read."
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
@@ -36,32 +35,14 @@ _CUT: Final = "…"
 class DeadLetterQueue:
     """Writes permanent rejects to one SQS queue.
 
-    Give it a client, or a `client_factory` to make one when the first message is parked:
-    most containers never park one, and a boto3 client costs a cold start tens of ms.
+    `sqs` returns the client, called when a message is parked: most containers never park
+    one, and a boto3 client costs a cold start tens of ms. Records are parked from worker
+    threads, so it must make the client once however many ask at once (`lazy.once`).
     """
 
-    def __init__(
-        self,
-        queue_url: str,
-        sqs_client: Any = None,
-        *,
-        client_factory: Callable[[], Any] | None = None,
-    ) -> None:
-        if sqs_client is None and client_factory is None:
-            raise ValueError("give an SQS client or a factory for one")
+    def __init__(self, queue_url: str, sqs: Callable[[], Any]) -> None:
         self.queue_url = queue_url
-        self._sqs = sqs_client
-        self._client_factory = client_factory
-        self._lock = threading.Lock()
-
-    def _client(self) -> Any:
-        # Records are parked from worker threads; boto3 sessions must not make clients
-        # concurrently, so the first one is made under the lock.
-        with self._lock:
-            if self._sqs is None:
-                assert self._client_factory is not None
-                self._sqs = self._client_factory()
-            return self._sqs
+        self._client = sqs
 
     def park(
         self,

@@ -2,42 +2,29 @@
 
 Both exist only when configured: `RECEIPTS_QUEUE_URL` makes the send path schedule checks;
 with `EVENT_BUS_NAME` too, the function answers them. Unset (unit tests): no events.
+
+The door, its bus, its markers and its events are imported and built by the first batch of
+receipt checks a container gets, not by its cold start: the send path needs none of them,
+and a container that only sends never loads them.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
-from sms_gateway.event_bus import EventBus
-from sms_gateway.event_markers import EventMarkers, NoMarkers
 from sms_gateway.gateway_key import GatewayKeySource
-from sms_gateway.receipt_door import ReceiptDoor, ReceiptSource
+from sms_gateway.lazy import once
 from sms_gateway.receipt_scheduler import ReceiptScheduler
 from sms_gateway.settings import Settings
 from sms_gateway.telemetry import Counters
 
+if TYPE_CHECKING:
+    from sms_gateway.receipt_door import ReceiptDoor, ReceiptSource
+
 # DynamoDB and EventBridge calls in flight at once for one batch of checks.
 EVENT_CALLS: Final = 16
-
-T = TypeVar("T")
-
-
-def once(make: Callable[[], T]) -> Callable[[], T]:
-    """`make()` on first use, then the same object (a boto3 client is made once, when the
-    first check is scheduled: a container that never sends pays nothing)."""
-    made: list[T] = []
-    lock = threading.Lock()
-
-    def get() -> T:
-        with lock:
-            if not made:
-                made.append(make())
-            return made[0]
-
-    return get
 
 
 def receipt_scheduler(
@@ -61,17 +48,27 @@ def receipt_door(
     clients: tuple[Any, Callable[[], Any] | None],
     gateway_key: GatewayKeySource,
     counters: Counters,
-) -> ReceiptDoor | None:
-    """The receipts door, when there is a queue and a bus. `clients`: DynamoDB's (the
-    markers live in the idempotency table) and EventBridge's factory."""
+) -> Callable[[], ReceiptDoor] | None:
+    """What makes the receipts door on first use, when there is a queue and a bus.
+    `clients`: DynamoDB's (the markers live in the idempotency table) and EventBridge's
+    factory."""
     dynamodb, events = clients
     if scheduler is None or settings.event_bus_name is None or events is None:
         return None
-    pool = ThreadPoolExecutor(EVENT_CALLS, thread_name_prefix="events")
-    markers = (
-        EventMarkers(settings.idempotency_table, dynamodb, pool)
-        if settings.idempotency_table
-        else NoMarkers()
-    )
-    bus = EventBus(settings.event_bus_name, events, pool, settings.events_with_phone_numbers)
-    return ReceiptDoor(source, scheduler, bus, markers, gateway_key, counters)
+    bus_name = settings.event_bus_name  # a str here; the closure would see str | None
+
+    def build() -> ReceiptDoor:
+        from sms_gateway.event_bus import EventBus
+        from sms_gateway.event_markers import EventMarkers, NoMarkers
+        from sms_gateway.receipt_door import ReceiptDoor
+
+        pool = ThreadPoolExecutor(EVENT_CALLS, thread_name_prefix="events")
+        markers = (
+            EventMarkers(settings.idempotency_table, dynamodb, pool)
+            if settings.idempotency_table
+            else NoMarkers()
+        )
+        bus = EventBus(bus_name, events, pool, settings.events_with_phone_numbers)
+        return ReceiptDoor(source, scheduler, bus, markers, gateway_key, counters)
+
+    return once(build)

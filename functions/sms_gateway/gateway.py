@@ -15,10 +15,11 @@ from typing import TYPE_CHECKING, Any, Final
 from sms_gateway.credentials import CredentialsSource
 from sms_gateway.dead_letter import DeadLetterQueue, reason_text
 from sms_gateway.deliveries import Delivery
-from sms_gateway.delivery_wiring import once, receipt_door, receipt_scheduler
+from sms_gateway.delivery_wiring import receipt_door, receipt_scheduler
 from sms_gateway.errors import FieldError, GatewayError, MessageValidationError
 from sms_gateway.gateway_key import GatewayKeySource
 from sms_gateway.idempotency import ChunkLedger, DynamoLedger, NoLedger
+from sms_gateway.lazy import once
 from sms_gateway.limit_counters import LimitCounters
 from sms_gateway.message import MAX_IDEMPOTENCY_KEY_LENGTH
 from sms_gateway.message_input import parse_message
@@ -26,7 +27,6 @@ from sms_gateway.optouts import OptOutStore
 from sms_gateway.policy_source import PolicySource
 from sms_gateway.protection import Protection
 from sms_gateway.provider_answers import SessionReceipts
-from sms_gateway.receipt_door import ReceiptDoor
 from sms_gateway.sender import Sender
 from sms_gateway.settings import Settings
 from sms_gateway.telemetry import Counters, counters, logger
@@ -36,6 +36,8 @@ from sms_gateway.verdict import SendOutcome
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from sms_gateway.receipt_door import ReceiptDoor
 
 # Upstream calls in flight at once per container: a 10-record batch, or a 10,000-number
 # message's ten chunks, take about one round trip. The SQS event source's maximum
@@ -53,7 +55,8 @@ SENT: Final = "sent"
 @dataclass(frozen=True)
 class AwsClients:
     """The boto3 clients a gateway talks to: one session's in the function, moto's in
-    tests and the local run. `sqs` makes the client when the first message is parked."""
+    tests and the local run. `sqs` and `events` make theirs on first use (a message parked,
+    a receipt check scheduled, an event published); the gateway calls each factory once."""
 
     dynamodb: Any
     secretsmanager: Any
@@ -86,11 +89,11 @@ class Gateway:
         ledger: ChunkLedger,
         optouts: OptOutStore | None = None,
         policies: PolicySource | None = None,
-        receipt_door: ReceiptDoor | None = None,
+        receipt_door: Callable[[], ReceiptDoor] | None = None,
         telemetry: Counters = counters,
     ) -> None:
         self.settings = settings
-        self.receipt_door = receipt_door
+        self._receipt_door = receipt_door
         self.optouts = optouts
         self.policies = policies
         self.sender = sender
@@ -117,8 +120,12 @@ class Gateway:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
         ledger = ledger or _ledger(settings, clients)
+        # One SQS client per container, made on first use, for the dead-letter queue and
+        # the receipt checks alike.
+        sqs = once(clients.sqs)
+        events = once(clients.events) if clients.events is not None else None
         dead_letters = (
-            DeadLetterQueue(settings.dead_letter_queue_url, client_factory=clients.sqs)
+            DeadLetterQueue(settings.dead_letter_queue_url, sqs)
             if settings.dead_letter_queue_url
             else None
         )
@@ -132,7 +139,7 @@ class Gateway:
             else None
         )
         policies = _policies(settings, clients)
-        scheduler = receipt_scheduler(settings, clients.sqs, gateway_key, counters)
+        scheduler = receipt_scheduler(settings, sqs, gateway_key, counters)
         sender = Sender(
             settings,
             CredentialsSource(settings.secret_id, secrets),
@@ -145,7 +152,7 @@ class Gateway:
             **sender_options,
         )
         door = receipt_door(
-            settings, scheduler, sender, (clients.dynamodb, clients.events), gateway_key, counters
+            settings, scheduler, sender, (clients.dynamodb, events), gateway_key, counters
         )
         gateway = cls(settings, sender, dead_letters, ledger, optouts, policies, door)
         gateway._pool = pool
@@ -218,6 +225,10 @@ class Gateway:
         """Delivery receipts of earlier sends."""
         return self.sender.receipts(session_nos)
 
+    def receipt_door(self) -> ReceiptDoor | None:
+        """The receipts door, made by the first batch of checks; None without delivery events."""
+        return self._receipt_door() if self._receipt_door is not None else None
+
 
 def gateway_from_env(environ: Mapping[str, str] | None = None) -> Gateway:
     """The real thing: boto3 clients of one session, from the function's environment.
@@ -225,8 +236,8 @@ def gateway_from_env(environ: Mapping[str, str] | None = None) -> Gateway:
     Built by the first invocation, so boto3 is imported then, not by the handler's import.
     The clients share one boto3 session: each new session parses botocore's endpoint data
     again (tens of milliseconds of a cold start), and Powertools makes a session of its own
-    for every provider it is not given one for. The dead-letter queue's client is made when
-    the first message is parked, which most containers never do.
+    for every provider it is not given one for. SQS's client (the dead-letter queue's and
+    the receipt checks') is made when first needed, EventBridge's by the first event.
     """
     import boto3  # here: tests and local runs bring their own clients
 
@@ -235,9 +246,9 @@ def gateway_from_env(environ: Mapping[str, str] | None = None) -> Gateway:
     clients = AwsClients(
         dynamodb=session.client("dynamodb"),
         secretsmanager=session.client("secretsmanager"),
-        sqs=once(lambda: session.client("sqs")),
+        sqs=lambda: session.client("sqs"),
         ssm=session.client("ssm") if settings.traffic_policy_parameter else None,
-        events=once(lambda: session.client("events")) if settings.event_bus_name else None,
+        events=(lambda: session.client("events")) if settings.event_bus_name else None,
     )
     return Gateway.from_settings(settings, clients)
 

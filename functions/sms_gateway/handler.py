@@ -6,7 +6,8 @@ invocations of a bare message. Thin: it names the event's kind and hands it on.
 A cold start imports what every message needs (the model, the sender, logs and metrics)
 and the SQS batch utilities (the main door; see `queues` for why before the rest). The
 REST resolver and its OpenAPI document wait for the first API Gateway event (`rest_api`);
-boto3 and the secret's provider for the first invocation, which builds the gateway.
+boto3 and the secret's provider for the first invocation, which builds the gateway; the
+receipts door for the first batch of receipt checks (`delivery_wiring`).
 `make bench` measures each choice (benchmarks/RESULTS.md).
 """
 

@@ -57,15 +57,17 @@ def process_sqs(event: dict[str, Any], context: LambdaContext, gateway: Gateway)
 def _process_checks(
     checks: list[dict[str, Any]], gateway: Gateway
 ) -> tuple[list[str], list[dict[str, Any]]]:
-    """The receipts door's answer; without one (no bus configured) every check waits for
-    the queue's retry, and then its dead-letter queue: never answered wrongly."""
-    if gateway.receipt_door is None:
+    """The receipts door's answer (the first batch of checks makes the door); without one
+    (no bus configured) every check waits for the queue's retry, and then its dead-letter
+    queue: never answered wrongly."""
+    door = gateway.receipt_door()
+    if door is None:
         logger.error(
             "receipt checks arrived, but EVENT_BUS_NAME or RECEIPTS_QUEUE_URL is not set",
             extra={"checks": len(checks)},
         )
         return [str(record.get("messageId", "")) for record in checks], []
-    failed, foreign = gateway.receipt_door.process(checks)
+    failed, foreign = door.process(checks)
     return failed, [dict(record) for record in foreign]
 
 
