@@ -4,6 +4,10 @@ Built exactly as `cdk synth` builds it, by `infra.bundling` (pip for manylinux20
 and Python 3.13, without boto3/botocore, `.pyc` by a Python 3.13 when there is one), in a
 process of its own. Without `infra/bundling.py` the same pip command is run here. Then
 zipped with deflate, as the CDK zips a directory asset.
+
+Two kinds of `.pyc` are counted apart: sourceless ones (`pkg/module.pyc`, no `.py`: the
+third-party code itself, which cannot be left out) and the cache beside our own sources
+(`__pycache__/*.pyc`, what a cold start would otherwise compile).
 """
 
 from __future__ import annotations
@@ -104,7 +108,13 @@ def _part(path: Path, root: Path) -> str:
     # A distribution's metadata counts with its package, under the project's name.
     if top.endswith((".dist-info", ".data")):
         return top.split("-")[0].lower() + " (metadata)"
-    return top
+    # A one-file module (`typing_extensions.py` or its sourceless `.pyc`) by its name.
+    return top.removesuffix(".pyc").removesuffix(".py")
+
+
+def _is_sourceless(name: str) -> bool:
+    """A `.pyc` outside `__pycache__`: a module shipped without its source."""
+    return name.endswith(".pyc") and "__pycache__" not in name.split("/")
 
 
 def measure(out: Path, zip_path: Path) -> dict[str, Any]:
@@ -122,13 +132,16 @@ def measure(out: Path, zip_path: Path) -> dict[str, Any]:
             if path.suffix == ".pyc":
                 pyc += size
     candidates = dict.fromkeys(CANDIDATES, 0)
-    pyc_zipped = 0
+    pyc_zipped = sourceless_zipped = sourceless_files = 0
     with zipfile.ZipFile(zip_path) as archive:
         for info in archive.infolist():
             part = _part(out / info.filename, out)
             zipped[part] = zipped.get(part, 0) + info.compress_size
             if info.filename.endswith(".pyc"):
                 pyc_zipped += info.compress_size
+            if _is_sourceless(info.filename):
+                sourceless_zipped += info.compress_size
+                sourceless_files += 1
             for name, (_, prefixes) in CANDIDATES.items():
                 if info.filename.startswith(prefixes):
                     candidates[name] += info.compress_size
@@ -141,6 +154,9 @@ def measure(out: Path, zip_path: Path) -> dict[str, Any]:
         "zipped_bytes": total_zipped,
         "pyc_bytes": pyc,
         "pyc_zipped_bytes": pyc_zipped,
+        "sourceless_pyc_files": sourceless_files,
+        "sourceless_pyc_zipped_bytes": sourceless_zipped,
+        "cached_pyc_zipped_bytes": pyc_zipped - sourceless_zipped,
         "candidates": {
             name: {"why": CANDIDATES[name][0], "zipped_bytes": size}
             for name, size in candidates.items()

@@ -6,6 +6,15 @@ What the runtime already ships (boto3, botocore) stays out of the bundle. The re
 precompiled by a Python 3.13 interpreter when one is found: `/var/task` is read-only, so a
 missing `.pyc` is compiled again on every cold start (≈240 ms) and never saved.
 
+Third-party packages ship as sourceless `.pyc` (the legacy layout: `pkg/module.pyc` where
+`pkg/module.py` was, no `.py`, no `__pycache__`), which Python imports without the source;
+that keeps the zipped asset under 5 MB. What tracebacks lose: a third-party frame still
+shows its file (`/var/task/pydantic/main.py`, where the source would be) and line number,
+but not the line's source text, and `inspect.getsource` cannot read third-party code. The
+function's own package keeps its `.py` beside `__pycache__/*.cpython-313.pyc`, so frames
+of our code read as usual. Data files (`.so`, JSON, `py.typed`) and the `.dist-info`
+metadata stay.
+
 Wheels are downloaded once into a wheelhouse and installed from there with `--no-index`, so
 a second synth (and the test suite) works offline and takes seconds.
 """
@@ -49,7 +58,54 @@ LEFT_OUT: Final = {
     "six.py": "dateutil's dependency, shipped by the runtime",
     "six-*.dist-info": "six's metadata",
     "pydantic/v1": "pydantic's 1.x compatibility layer: nothing here defines 1.x models",
+    # Not code: read by tools, never by the running function.
+    "**/*.pyi": "type stubs: read by type checkers, never imported",
+    "wrapt-stubs": "wrapt's type stubs, a package of .pyi files",
+    "wrapt/_wrappers.c": "the C source of wrapt's extension (the .so beside it stays)",
+    "*.dist-info/RECORD": (
+        "pip's list of the installed files and their hashes (for `pip uninstall`): it would "
+        "name .py files the bundle no longer has; nothing here calls importlib.metadata.files"
+    ),
+    # Code no door imports (python -X importtime and sys.modules after every door, tracing
+    # on and off; tests/infra/test_bundling.py runs every door from the built asset).
+    "phonenumbers/shortdata/region_*": (
+        "short-number metadata (emergency and service numbers), loaded only by phonenumbers' "
+        "shortnumberinfo functions, which the gateway never calls; full numbers are checked "
+        "with phonenumbers/data, which stays whole"
+    ),
+    "pydantic/mypy.py": "pydantic's mypy plugin: imports mypy, never loaded at runtime",
+    "pydantic/experimental": "pydantic's opt-in experimental APIs: nothing here uses them",
+    "urllib3/contrib/emscripten": "urllib3 in a browser (Pyodide) only",
+    "urllib3/contrib/socks.py": "SOCKS proxies: needs PySocks, which is not bundled",
+    "urllib3/contrib/pyopenssl.py": "TLS through pyOpenSSL, which is not bundled",
+    "aws_lambda_powertools/utilities/auth_alpha": "Powertools' JWT/OAuth2 utility: not used",
+    "aws_lambda_powertools/utilities/circuit_breaker": "Powertools' circuit breaker: not used",
+    "aws_lambda_powertools/utilities/data_masking": "Powertools' data masking: not used",
+    "aws_lambda_powertools/utilities/feature_flags": "Powertools' feature flags: not used",
+    "aws_lambda_powertools/utilities/kafka": "Powertools' Kafka consumer: not used",
+    "aws_lambda_powertools/utilities/metadata": (
+        "Powertools' client of the Lambda metadata endpoint: not used"
+    ),
+    "aws_lambda_powertools/utilities/streaming": "Powertools' S3 streaming: not used",
+    "aws_lambda_powertools/utilities/validation": (
+        "Powertools' JSON Schema validation: needs fastjsonschema, which is not bundled (the "
+        "message is validated by pydantic)"
+    ),
+    "aws_lambda_powertools/metrics/provider/datadog": (
+        "Powertools' Datadog metrics provider: metrics go to CloudWatch (EMF)"
+    ),
+    # X-Ray's middleware for web frameworks: set up by an application, never by
+    # `patch_all()` (what Powertools' Tracer calls), and none of them is bundled.
+    **{
+        f"aws_xray_sdk/ext/{framework}": "X-Ray's middleware for a web framework not bundled"
+        for framework in ("aiohttp", "bottle", "django", "flask", "flask_sqlalchemy")
+    },
 }
+# Binaries stay as their wheels ship them. pydantic_core's `.so` (2 MB of the zip) is
+# stripped already; wrapt's carries debug information (≈0.13 MB zipped) that only an
+# aarch64-capable strip (llvm-strip, or binutils built for aarch64) removes: the project
+# does not require one, and stripping only where one happens to be installed would make the
+# asset, and so its hash, differ from one machine to the next.
 # Where Lambda unpacks the bundle.
 LAMBDA_TASK_ROOT: Final = "/var/task"
 
@@ -81,14 +137,15 @@ def _pip_reason(error: BundlingError) -> str:
     return reason if len(reason) <= _REASON_CHARS else reason[: _REASON_CHARS - 1] + "…"
 
 
-def default_wheelhouse() -> Path:
+def default_wheelhouse(platform: str = PIP_PLATFORM) -> Path:
     """The wheel cache: `$SMS_GATEWAY_WHEELHOUSE`, else the user's cache directory."""
     override = os.environ.get(WHEELHOUSE_ENV)
-    if override:
+    # The override holds the Lambda's wheels; another platform's never go there.
+    if override and platform == PIP_PLATFORM:
         return Path(override)
     cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     # Per target, so wheels for another platform or Python never mix in.
-    return Path(cache_home) / "sms-gateway" / f"wheels-cp313-{PIP_PLATFORM}"
+    return Path(cache_home) / "sms-gateway" / f"wheels-cp313-{platform}"
 
 
 def is_python313(executable: str | Path) -> bool:
@@ -177,23 +234,27 @@ class BundleSpec:
     constraints: Path | None
     wheelhouse: Path
     python313: Path | None
+    # The Lambda's platform; another one only to run the same bundle on this machine (the
+    # tests, on a machine that is not arm64 Linux): it changes the binary wheels alone.
+    platform: str = PIP_PLATFORM
 
     @classmethod
-    def for_function(cls) -> BundleSpec:
+    def for_function(cls, platform: str = PIP_PLATFORM) -> BundleSpec:
         """The gateway's function: `functions/sms_gateway` plus its pinned requirements."""
         return cls(
             code_root=lambda_code.CODE_ROOT,
             package=lambda_code.PACKAGE_NAME,
             requirements=lambda_code.REQUIREMENTS_FILE,
             constraints=lambda_code.CONSTRAINTS_FILE,
-            wheelhouse=default_wheelhouse(),
+            wheelhouse=default_wheelhouse(platform),
             python313=find_python313(),
+            platform=platform,
         )
 
     def _pip(self, *args: str | Path) -> list[str | Path]:
         target: list[str | Path] = [
             "--platform",
-            PIP_PLATFORM,
+            self.platform,
             "--only-binary=:all:",
             "--python-version",
             PYTHON_VERSION,
@@ -277,13 +338,23 @@ class BundleSpec:
                 else:
                     path.unlink()
 
+    def third_party(self, output_dir: Path) -> list[Path]:
+        """The bundle's top-level modules and packages that are not the function's own."""
+        return sorted(
+            entry
+            for entry in output_dir.iterdir()
+            if entry.name != self.package
+            and not entry.name.endswith(".dist-info")
+            and (entry.is_dir() or entry.suffix == ".py")
+        )
+
     def precompile(self, output_dir: Path) -> bool:
         """Write `.pyc` for every module; False (and a warning) without a Python 3.13.
 
-        `unchecked-hash`: the runtime loads the `.pyc` without comparing it to the source,
-        so file times changed by zipping and unzipping cannot make it look stale. Paths in
-        the code objects are written as they will be on Lambda (`/var/task/…`), which also
-        makes the output the same from one build to the next.
+        The function's package gets `__pycache__/*.cpython-313.pyc` beside its sources.
+        Third-party code is compiled to sourceless `.pyc` and its `.py` removed (the module
+        docstring says what tracebacks lose). Without a 3.13 to compile with, third-party
+        sources stay: a `.pyc` of another version would not load.
         """
         if self.python313 is None:
             print(
@@ -293,21 +364,10 @@ class BundleSpec:
                 file=sys.stderr,
             )
             return False
-        _run(
-            "compileall",
-            [
-                self.python313,
-                "-m",
-                "compileall",
-                "-q",
-                "-j0",
-                "--invalidation-mode",
-                "unchecked-hash",
-                "-d",
-                LAMBDA_TASK_ROOT,
-                output_dir,
-            ],
-        )
+        _compileall(self.python313, output_dir, [output_dir / self.package], sourceless=False)
+        third_party = self.third_party(output_dir)
+        _compileall(self.python313, output_dir, third_party, sourceless=True)
+        remove_compiled_sources(third_party)
         return True
 
     def bundle(self, output_dir: Path) -> None:
@@ -318,6 +378,55 @@ class BundleSpec:
         self.remove_left_out(output_dir)
         self.copy_package(output_dir)
         self.precompile(output_dir)
+
+
+def _compileall(
+    python313: Path, output_dir: Path, targets: Sequence[Path], *, sourceless: bool
+) -> None:
+    """Compile `targets` with `python313`.
+
+    `unchecked-hash`: the runtime loads the `.pyc` without comparing it to the source,
+    so file times changed by zipping and unzipping cannot make it look stale. Paths in
+    the code objects are written as they will be on Lambda (`/var/task/…`), which also
+    makes the output the same from one build to the next. `-b` writes the legacy
+    layout (`module.pyc` beside `module.py`): the one Python imports with no source.
+    """
+    _run(
+        "compileall (sourceless)" if sourceless else "compileall",
+        [
+            python313,
+            "-m",
+            "compileall",
+            "-q",
+            "-j0",
+            *(["-b"] if sourceless else []),
+            "--invalidation-mode",
+            "unchecked-hash",
+            "-s",
+            output_dir,
+            "-p",
+            LAMBDA_TASK_ROOT,
+            *targets,
+        ],
+    )
+
+
+def remove_compiled_sources(targets: Sequence[Path]) -> None:
+    """Delete each `.py` under `targets` whose sourceless `.pyc` is beside it.
+
+    A `.py` without its `.pyc` is an error, not something to skip: removing its source
+    would leave a module the function cannot import.
+    """
+    sources = [
+        source
+        for target in targets
+        for source in ([target] if target.is_file() else target.rglob("*.py"))
+    ]
+    uncompiled = [str(source) for source in sources if not source.with_suffix(".pyc").is_file()]
+    if uncompiled:
+        raise BundlingError(f"no sourceless .pyc for {len(uncompiled)} modules: {uncompiled[:5]}")
+    for source in sources:
+        source.unlink()
 
 
 @jsii.implements(cdk.ILocalBundling)
