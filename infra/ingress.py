@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.encrypted_queue import add_encrypted_queue
 from infra.names import ConstructId
-from infra.queue_settings import (
-    DEAD_LETTER_RETENTION_DAYS,
-    MAX_RECEIVE_COUNT,
-    RAW_MESSAGE_DELIVERY,
-)
-
-DEAD_LETTER_RETENTION: Final = cdk.Duration.days(DEAD_LETTER_RETENTION_DAYS)
+from infra.queue_settings import RAW_MESSAGE_DELIVERY
 
 
 class Ingress(Construct):
@@ -42,30 +34,11 @@ class Ingress(Construct):
             ConstructId.QUEUE_KEY, "SMS gateway: encrypts its queues (phone numbers at rest)"
         )
 
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            ConstructId.DEAD_LETTER_QUEUE,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.queue_key,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+        queues = add_encrypted_queue(
+            self, key=self.queue_key, visibility_timeout_s=visibility_timeout_s
         )
-
-        self.queue = sqs.Queue(
-            self,
-            ConstructId.QUEUE,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.queue_key,
-            enforce_ssl=True,
-            # SQS guidance: ≥ 6 × the function timeout, so a batch still being worked on is
-            # never handed to a second invocation (see sms_gateway.time_budget).
-            visibility_timeout=cdk.Duration.seconds(visibility_timeout_s),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=MAX_RECEIVE_COUNT, queue=self.dead_letter_queue
-            ),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        self.queue = queues.queue
+        self.dead_letter_queue = queues.dead_letter_queue
 
         self.topic = sns.Topic(
             self,

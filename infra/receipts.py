@@ -9,18 +9,16 @@ queue's own dead-letter queue (alarmed), never among the messages that were not 
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.ingress import DEAD_LETTER_RETENTION
+from infra.encrypted_queue import add_encrypted_queue
 from infra.names import ConstructId, EnvironmentVariable
-from infra.queue_settings import BATCH_SIZE, MAX_RECEIVE_COUNT
+from infra.queue_settings import BATCH_SIZE
 from infra.settings import GatewaySettings
 
 
@@ -46,32 +44,12 @@ class Receipts(Construct):
         self._receipt_delay_seconds = settings.receipt_delay_seconds
         self._events_with_phone_numbers = settings.events_with_phone_numbers
 
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            ConstructId.DEAD_LETTER_QUEUE,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=queue_key,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
-        self.queue = sqs.Queue(
-            self,
-            ConstructId.QUEUE,
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=queue_key,
-            enforce_ssl=True,
-            # Like the messages' queue (≥ 6 × the function timeout): a batch of checks still
-            # being worked on is never handed to a second invocation.
-            visibility_timeout=cdk.Duration.seconds(visibility_timeout_s),
-            # A check that fails this often (the provider down for half an hour) is parked;
-            # redriven, it is asked again, and what was already published is not published
-            # twice.
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=MAX_RECEIVE_COUNT, queue=self.dead_letter_queue
-            ),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        # The visibility timeout is the messages' queue's (≥ 6 × the function timeout). A
+        # check that keeps failing (the provider down for half an hour) is parked; redriven,
+        # it is asked again, and what was already published is not published twice.
+        queues = add_encrypted_queue(self, key=queue_key, visibility_timeout_s=visibility_timeout_s)
+        self.queue = queues.queue
+        self.dead_letter_queue = queues.dead_letter_queue
         self.event_bus = self._event_bus(settings.event_bus_name)
 
     def _event_bus(self, name_or_arn: str | None) -> events.IEventBus:

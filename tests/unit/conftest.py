@@ -1,4 +1,5 @@
-"""Fixtures for handler tests: moto for AWS, the sandbox for USpeedo, captured logs."""
+"""Fixtures for handler tests: moto for AWS, the sandbox for USpeedo, captured logs; and
+for the CLI tests: the stack in moto, its outputs file, a stand-in for its API."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -25,6 +27,10 @@ from sms_gateway.uspeedo_client import Credentials, Timeouts, UspeedoClient, new
 from tests.conftest import SANDBOX_ACCESS_KEY_ID, SANDBOX_ACCOUNT_ID, SANDBOX_SECRET
 from tests.harness import drain_queue
 from uspeedo_sandbox import Sandbox
+
+if TYPE_CHECKING:  # the CLI's harness loads the CLI: imported by its fixtures only, so the
+    # runtime's tests (Python 3.13, without the CLI's packages) never load it
+    from tests.unit.test_cli_harness import FakeApi, Stack
 
 TABLE = "sms-gateway-idempotency"
 # Short enough that a hang test waits little; long enough that a loaded CI machine does not
@@ -167,6 +173,32 @@ def logs() -> Iterator[io.StringIO]:
 def log_lines(buffer: io.StringIO) -> list[dict[str, Any]]:
     """The JSON log lines written so far."""
     return [json.loads(line) for line in buffer.getvalue().splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """The stack's topic and queues in moto, for the CLI."""
+    from tests.unit.test_cli_harness import moto_stack
+
+    with moto_stack(monkeypatch) as created:
+        yield created
+
+
+@pytest.fixture
+def outputs(stack: Stack, tmp_path: Path) -> str:
+    """The path of an outputs file naming `stack`, as `--outputs` takes it."""
+    from tests.unit.test_cli_harness import write_outputs
+
+    return str(write_outputs(tmp_path, stack.outputs()))
+
+
+@pytest.fixture
+def api() -> Iterator[FakeApi]:
+    """A stand-in for the gateway's REST API, with no answers set."""
+    from tests.unit.test_cli_harness import fake_api
+
+    with fake_api() as running:
+        yield running
 
 
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")

@@ -21,7 +21,7 @@ from smsgw.csv_rows import GROUP_SIZE, KEY_PREFIX, RowsFile
 from smsgw.csv_send import Options, send_file
 from smsgw.doors import Outcome, Sink
 from smsgw.errors import CliError
-from tests.unit.test_cli_harness import API_KEY, FakeApi, Stack, fake_api, moto_stack, write_outputs
+from tests.unit.test_cli_harness import API_KEY, FakeApi, Stack, write_outputs
 
 CODE = "739201"
 
@@ -45,17 +45,6 @@ def recipients_file(path: Path, count: int) -> Path:
         ["PhoneNumber", "Code"],
         [[number(i), f"{i % 10**6:06d}"] for i in range(count)],
     )
-
-
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    with moto_stack(monkeypatch) as created:
-        yield created
-
-
-@pytest.fixture
-def outputs(stack: Stack, tmp_path: Path) -> str:
-    return str(write_outputs(tmp_path / "stack", stack.outputs()))
 
 
 def _send(outputs: str, path: Path, *extra: str) -> int:
@@ -339,12 +328,6 @@ def test_a_file_changed_while_it_is_sent_stops_the_run(tmp_path: Path) -> None:
 
 
 # Through the API.
-
-
-@pytest.fixture
-def api() -> Iterator[FakeApi]:
-    with fake_api() as running:
-        yield running
 
 
 @pytest.fixture

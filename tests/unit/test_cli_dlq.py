@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,23 +17,12 @@ from smsgw.dead_letters import DeadLetter, summarise
 from smsgw.errors import CliError
 from smsgw.progress import Progress
 from smsgw.redrive import Redrive
-from tests.unit.test_cli_harness import NATIONAL_PARTS, NUMBERS, Stack, moto_stack, write_outputs
+from tests.unit.test_cli_harness import NATIONAL_PARTS, NUMBERS, Stack
 
 VALID = json.dumps({"PhoneNumbers": list(NUMBERS), "TemplateId": "UTA1", "TemplateParams": ["7"]})
 REASON = {"ErrorCode": "InvalidMessage", "ErrorMessage": "PhoneNumbers[1]: not a valid number"}
 # A kind that redrive sends back: the provider was down until the retries ran out.
 TRANSIENT = {"ErrorCode": "ProviderUnavailable", "ErrorMessage": "HTTP 503 after 5 receives"}
-
-
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    with moto_stack(monkeypatch) as created:
-        yield created
-
-
-@pytest.fixture
-def outputs(stack: Stack, tmp_path: Path) -> str:
-    return str(write_outputs(tmp_path, stack.outputs()))
 
 
 def test_list_shows_why_without_a_number(

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,7 +13,7 @@ from smsgw import dlq_kinds
 from smsgw.cli import main
 from smsgw.dead_letters import DeadLetter
 from smsgw.dlq_purge import Selection, parse_age
-from tests.unit.test_cli_harness import NATIONAL_PARTS, NUMBERS, Stack, moto_stack, write_outputs
+from tests.unit.test_cli_harness import NATIONAL_PARTS, NUMBERS, Stack
 
 CODE = "739201"  # a one-time code: a template parameter, never printed without --reveal
 BODY = json.dumps(
@@ -45,17 +43,6 @@ KINDS = {
     "ProviderUnavailable": "HTTP 503 after 5 receives",
 }
 LEFT = ("InvalidMessage", "IdempotencyKeyReused", "Expired", "PolicyRefused")
-
-
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    with moto_stack(monkeypatch) as created:
-        yield created
-
-
-@pytest.fixture
-def outputs(stack: Stack, tmp_path: Path) -> str:
-    return str(write_outputs(tmp_path, stack.outputs()))
 
 
 def _park_each_kind(stack: Stack) -> dict[str, str]:

@@ -20,7 +20,7 @@ from moto import mock_aws
 
 from local_gateway.resources import create_delivery_events
 from sms_gateway.delivery_events import DETAIL_TYPE, SOURCE
-from smsgw import aws, events
+from smsgw import aws, events, temporary_route
 from smsgw.cli import INTERRUPTED, main
 from smsgw.outputs import Outputs
 from tests.unit.test_cli_harness import (
@@ -90,10 +90,12 @@ class Moto:
         return sum(int(value) for value in attributes.values())
 
     def temporary_rules(self, bus: str = BUS) -> list[dict[str, Any]]:
-        return list(self.events.list_rules(NamePrefix=events.PREFIX, EventBusName=bus)["Rules"])
+        answer = self.events.list_rules(NamePrefix=temporary_route.PREFIX, EventBusName=bus)
+        return list(answer["Rules"])
 
     def temporary_queues(self) -> list[str]:
-        return list(self.sqs.list_queues(QueueNamePrefix=events.PREFIX).get("QueueUrls") or [])
+        answer = self.sqs.list_queues(QueueNamePrefix=temporary_route.PREFIX)
+        return list(answer.get("QueueUrls") or [])
 
 
 @pytest.fixture
@@ -310,8 +312,8 @@ def receiving(
     sqs = boto3.client("sqs")
 
     def receive(*args: Any) -> list[dict[str, Any]]:
-        rules = client.list_rules(NamePrefix=events.PREFIX, EventBusName=BUS)["Rules"]
-        queues = sqs.list_queues(QueueNamePrefix=events.PREFIX).get("QueueUrls") or []
+        rules = client.list_rules(NamePrefix=temporary_route.PREFIX, EventBusName=BUS)["Rules"]
+        queues = sqs.list_queues(QueueNamePrefix=temporary_route.PREFIX).get("QueueUrls") or []
         seen.append((rules, queues))
         if len(seen) <= len(actions):
             actions[len(seen) - 1]()
@@ -363,8 +365,8 @@ def test_deployed_tails_through_a_temporary_rule_and_queue_then_removes_them(
     assert json.loads(out) == detail(PhoneNumber="(**)*******8001")
     [rule], [queue_url] = seen[0]
     name = rule["Name"]
-    assert name.startswith(events.PREFIX)
-    assert len(name) == len(events.PREFIX) + 8
+    assert name.startswith(temporary_route.PREFIX)
+    assert len(name) == len(temporary_route.PREFIX) + 8
     assert queue_url.endswith("/" + name)
     assert json.loads(rule["EventPattern"]) == {"source": [SOURCE], "detail-type": [DETAIL_TYPE]}
     # Asked for, not left to the default (moto's is on whatever the request says).
@@ -472,7 +474,7 @@ def test_a_cleanup_that_fails_says_what_is_left(
     def refused(events_client: Any, bus: str, name: str) -> None:
         raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "DeleteRule")
 
-    monkeypatch.setattr(events, "remove_rule", refused)
+    monkeypatch.setattr(temporary_route, "remove_rule", refused)
     monkeypatch.setattr(events, "WAIT_S", 0)
 
     assert tail(stack_outputs, "--timeout", "0.01") == 0
@@ -488,14 +490,14 @@ def test_a_cleanup_that_fails_says_what_is_left(
 def test_a_second_ctrl_c_does_not_cut_the_cleanup_short(
     moto: Moto, stack_outputs: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = events.remove_rule
+    real = temporary_route.remove_rule
 
     def impatient(events_client: Any, bus: str, name: str) -> None:
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.2)  # where the KeyboardInterrupt would be raised
         real(events_client, bus, name)
 
-    monkeypatch.setattr(events, "remove_rule", impatient)
+    monkeypatch.setattr(temporary_route, "remove_rule", impatient)
     receiving(monkeypatch, interrupt)
 
     assert tail(stack_outputs) == INTERRUPTED
@@ -506,13 +508,13 @@ def test_a_second_ctrl_c_does_not_cut_the_cleanup_short(
 
 
 def test_a_running_tail_keeps_its_queue_marked_alive(moto: Moto) -> None:
-    temporary = events.Temporary("smsgw-tail-0123abcd", BUS, moto.sqs, moto.events)
+    temporary = temporary_route.TemporaryRoute("smsgw-tail-0123abcd", BUS, moto.sqs, moto.events)
     temporary.create()
-    moto.sqs.tag_queue(QueueUrl=temporary.queue_url, Tags={events.HEARTBEAT_TAG: "1"})
+    moto.sqs.tag_queue(QueueUrl=temporary.queue_url, Tags={temporary_route.HEARTBEAT_TAG: "1"})
 
     temporary.heartbeat()  # not due yet
     assert _heartbeat(moto, temporary.queue_url) == 1
-    temporary.last_beat -= events.HEARTBEAT_S
+    temporary.last_beat -= temporary_route.HEARTBEAT_S
     temporary.heartbeat()
     assert abs(_heartbeat(moto, temporary.queue_url) - time.time()) < 60
 
@@ -520,7 +522,7 @@ def test_a_running_tail_keeps_its_queue_marked_alive(moto: Moto) -> None:
 
 
 def _heartbeat(moto: Moto, queue_url: str) -> int:
-    return int(moto.sqs.list_queue_tags(QueueUrl=queue_url)["Tags"][events.HEARTBEAT_TAG])
+    return int(moto.sqs.list_queue_tags(QueueUrl=queue_url)["Tags"][temporary_route.HEARTBEAT_TAG])
 
 
 def test_cleanup_stale_removes_what_killed_tails_left(
@@ -528,11 +530,11 @@ def test_cleanup_stale_removes_what_killed_tails_left(
 ) -> None:
     now = int(time.time())
     for name, beat in (("smsgw-tail-0000dead", now - 7200), ("smsgw-tail-0000a11e", now - 60)):
-        made = events.Temporary(name, BUS, moto.sqs, moto.events)
+        made = temporary_route.TemporaryRoute(name, BUS, moto.sqs, moto.events)
         made.create()
-        moto.sqs.tag_queue(QueueUrl=made.queue_url, Tags={events.HEARTBEAT_TAG: str(beat)})
+        moto.sqs.tag_queue(QueueUrl=made.queue_url, Tags={temporary_route.HEARTBEAT_TAG: str(beat)})
     # A tail killed while it removed its queue: a rule whose queue is gone.
-    orphan = events.Temporary("smsgw-tail-00000fff", BUS, moto.sqs, moto.events)
+    orphan = temporary_route.TemporaryRoute("smsgw-tail-00000fff", BUS, moto.sqs, moto.events)
     orphan.create()
     moto.sqs.delete_queue(QueueUrl=orphan.queue_url)
     # Not a tail's, though the prefix matches.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -12,13 +11,7 @@ from moto import mock_aws
 
 from smsgw import outputs
 from smsgw.cli import main
-from tests.unit.test_cli_harness import Stack, create_stack, moto_stack, write_outputs
-
-
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    with moto_stack(monkeypatch) as created:
-        yield created
+from tests.unit.test_cli_harness import Stack, create_stack, write_outputs
 
 
 def test_no_outputs_file_says_how_to_get_one(

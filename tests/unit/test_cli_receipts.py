@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import pytest
 
 from smsgw import receipts
 from smsgw.cli import main
-from tests.unit.test_cli_harness import API_KEY, FakeApi, fake_api, write_outputs
+from tests.unit.test_cli_harness import API_KEY, FakeApi, write_outputs
 
 # 2024-01-02 03:04:05 UTC
 RECEIPT_TIME = 1704164645
@@ -45,12 +44,6 @@ ANSWER: dict[str, Any] = {
         {"SessionNo": "S-2", "ReceiptSet": []},
     ]
 }
-
-
-@pytest.fixture
-def api() -> Iterator[FakeApi]:
-    with fake_api() as running:
-        yield running
 
 
 def local_outputs(tmp_path: Path, api: FakeApi, key: str = API_KEY) -> Path:

@@ -20,26 +20,12 @@ from tests.unit.test_cli_harness import (
     FakeApi,
     Stack,
     create_stack,
-    fake_api,
-    moto_stack,
     write_outputs,
 )
 
 SEND = ["send", "--to", *NUMBERS, "--template", "UTA1", "--param", "007", "42"]
 EXPECTED = {"PhoneNumbers": list(NUMBERS), "TemplateId": "UTA1", "TemplateParams": ["007", "42"]}
 RESULT = {"SessionNos": ["S-1"], "PhoneCount": 2, "IdempotentReplay": False}
-
-
-@pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    with moto_stack(monkeypatch) as created:
-        yield created
-
-
-@pytest.fixture
-def api() -> Iterator[FakeApi]:
-    with fake_api() as running:
-        yield running
 
 
 def test_via_sns_reaches_the_queue_with_the_key(

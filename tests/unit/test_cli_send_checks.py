@@ -6,7 +6,6 @@ every default country code (the deployed one is not known to the CLI)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
@@ -14,7 +13,7 @@ import pytest
 
 from smsgw.cli import main
 from smsgw.model_check import ModelCheck, takes_the_default
-from tests.unit.test_cli_harness import API_KEY, FakeApi, Stack, fake_api, moto_stack, write_outputs
+from tests.unit.test_cli_harness import API_KEY, FakeApi, Stack, write_outputs
 
 DOORS = ("sns", "sqs", "api")
 GOOD = ["--to", "+8613800138000", "--template", "UTA1", "--param", "739201"]
@@ -22,20 +21,15 @@ RESULT = {"SessionNos": ["S-1"], "PhoneCount": 1, "IdempotentReplay": False}
 
 
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    with moto_stack(monkeypatch) as created:
-        yield created
-
-
-@pytest.fixture
-def api() -> Iterator[FakeApi]:
-    with fake_api() as running:
-        running.answer("POST", "/messages", 200, RESULT)
-        yield running
+def api(api: FakeApi) -> FakeApi:
+    """conftest's stand-in, accepting every message."""
+    api.answer("POST", "/messages", 200, RESULT)
+    return api
 
 
 @pytest.fixture
 def outputs(stack: Stack, api: FakeApi, tmp_path: Path) -> str:
+    """conftest's outputs with the stand-in API and a key of moto's, so every door works."""
     key_id = boto3.client("apigateway").create_api_key(name="k", value=API_KEY, enabled=True)["id"]
     return str(write_outputs(tmp_path, stack.outputs(ApiUrl=api.url, ApiKeyId=key_id)))
 
