@@ -5,13 +5,20 @@ Every run is a fresh process: import the handler, handle one SQS event of one me
 hand with boto3 and urllib3 (`probe_bare.py`). With a Python 3.13 on the machine (the
 Lambda's runtime) every variant runs under it too; with `--before`, the code before the
 speed-ups runs alongside (`before.py`). All variants alternate within each round.
+
+Tracing on, as the stack deploys it (`gateway_traced`), runs under the Lambda's Python
+only (3.13 when the machine has one): the X-Ray SDK patches every supported library it
+finds installed, and the venv holds some the bundle does not (requests), which would
+load and be patched there but never in Lambda.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
+import secrets
 import statistics
 import subprocess
 import sys
@@ -30,7 +37,23 @@ from tests.harness import message, sqs_event, sqs_record
 HERE: Final = Path(__file__).resolve().parent
 IMPORTTIME_RUNS: Final = 5
 TOP: Final = 10
+_RATIO_KEYS: Final = ("total_s", "wall_s", "import_s")
 _IMPORTTIME: Final = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$")
+# What Lambda's runtime sets in every function's environment that the code looks at:
+# `telemetry.tracing_enabled` and Powertools' Tracer look for Lambda; the batch processor
+# runs its event loop Lambda's way. Set for every variant, so tracing on and off differ
+# by tracing alone.
+LAMBDA_RUNTIME_ENV: Final = {
+    "AWS_LAMBDA_FUNCTION_NAME": "sms-gateway",
+    "LAMBDA_TASK_ROOT": "/var/task",
+}
+# Tracing on as deployed (infra/function.py: `Tracing.ACTIVE`, POWERTOOLS_TRACE_DISABLED
+# not set, responses never captured); Lambda sets the context-missing strategy. The
+# daemon's address is the probe's own listener (`probe_gateway.listen_as_daemon`).
+TRACED_ENV: Final = {
+    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
+}
 
 
 @dataclass(frozen=True)
@@ -42,9 +65,21 @@ class Variant:
     script: Path
     code_root: Path
     extra_path: tuple[Path, ...] = ()
+    traced: bool = False
 
     def pythonpath(self) -> str:
         return ":".join(str(p) for p in (self.code_root, *self.extra_path, REPO))
+
+    def command(self, event_path: Path, out_path: Path) -> list[str]:
+        traced = ["--traced"] if self.traced else []
+        return [str(self.python), str(self.script), str(event_path), str(out_path), *traced]
+
+
+def trace_header() -> str:
+    """A sampled trace header, as Lambda's runtime passes each invocation: a new trace
+    each run."""
+    root = f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+    return f"Root={root};Parent={secrets.token_hex(8)};Sampled=1"
 
 
 class Probe:
@@ -67,10 +102,10 @@ class Probe:
         event_path.write_text(json.dumps(sqs_event(sqs_record(body))))
         out_path.unlink(missing_ok=True)
         before = self.services.sandbox.accepted_count()
-        env = self.services.env(PYTHONPATH=variant.pythonpath())
+        env = self.environment(variant)
         started = time.perf_counter()
         done = subprocess.run(  # noqa: S603 (our interpreters and scripts)
-            [str(variant.python), str(variant.script), str(event_path), str(out_path)],
+            variant.command(event_path, out_path),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -85,12 +120,23 @@ class Probe:
             raise RuntimeError(f"{variant.name} did not send: {figures['answer']}")
         if self.services.sandbox.accepted_count() != before + 1:
             raise RuntimeError(f"{variant.name}: the sandbox did not accept exactly one message")
-        return {
+        found = {
             "wall_s": wall,
             "total_s": figures["total_s"],
             "import_s": figures["import_s"],
             "first_event_s": figures["first_event_s"],
         }
+        if variant.traced:
+            found["subsegments"] = figures["subsegments"]  # the probe checked there were some
+        return found
+
+    def environment(self, variant: Variant) -> dict[str, str]:
+        """The Lambda's environment for `variant`, pointed at the stand-ins."""
+        env = self.services.env(PYTHONPATH=variant.pythonpath(), **LAMBDA_RUNTIME_ENV)
+        if variant.traced:
+            del env["POWERTOOLS_TRACE_DISABLED"]
+            env |= TRACED_ENV | {"_X_AMZN_TRACE_ID": trace_header()}
+        return env
 
 
 def _summaries(samples: list[dict[str, float]]) -> dict[str, Any]:
@@ -106,6 +152,26 @@ def _ratios(
             paired_ratios([s[key] for s in subject], [b[key] for b in baseline])
         ).as_json()
         for key in keys
+    }
+
+
+# The ratios reported, subject/baseline, for each pair measured in the run.
+_PAIRS: Final = (
+    ("gateway", "bare"),
+    ("gateway", "before"),
+    ("gateway_traced", "bare"),
+    ("gateway_traced", "gateway"),
+)
+
+
+def _paired(samples: dict[str, list[dict[str, float]]], label: str) -> dict[str, Any]:
+    """Every pair's ratios under one interpreter (`label`)."""
+    return {
+        f"{subject}/{baseline}{label}": _ratios(
+            samples[f"{subject}{label}"], samples[f"{baseline}{label}"], _RATIO_KEYS
+        )
+        for subject, baseline in _PAIRS
+        if f"{subject}{label}" in samples and f"{baseline}{label}" in samples
     }
 
 
@@ -159,12 +225,12 @@ def _group(stderr: str) -> tuple[dict[str, float], float]:
 
 
 def _variants(
-    python: Path, label: str, extra: tuple[Path, ...], before_root: Path | None
+    python: Path, label: str, extra: tuple[Path, ...], before_root: Path | None, traced: bool
 ) -> list[Variant]:
-    found = [
-        Variant(f"gateway{label}", python, HERE / "probe_gateway.py", FUNCTIONS, extra),
-        Variant(f"bare{label}", python, HERE / "probe_bare.py", FUNCTIONS, extra),
-    ]
+    gateway = Variant(f"gateway{label}", python, HERE / "probe_gateway.py", FUNCTIONS, extra)
+    found = [gateway, Variant(f"bare{label}", python, HERE / "probe_bare.py", FUNCTIONS, extra)]
+    if traced:
+        found.append(dataclasses.replace(gateway, name=f"gateway_traced{label}", traced=True))
     if before_root is not None:
         found.append(
             Variant(f"before{label}", python, HERE / "probe_gateway.py", before_root, extra)
@@ -188,8 +254,12 @@ def run(
         interpreters.append((" (3.13)", python313, (py313.site_packages(python313),)))
     else:
         notes.append("no Python 3.13 on this machine: measured with the venv's Python only")
+    # Tracing under the Lambda's Python only: the last interpreter (see the docstring).
+    traced_label = interpreters[-1][0]
     variants = [
-        v for label, py, extra in interpreters for v in _variants(py, label, extra, before_root)
+        v
+        for label, py, extra in interpreters
+        for v in _variants(py, label, extra, before_root, traced=label == traced_label)
     ]
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as scratch:
         probe = Probe(services, Path(scratch))
@@ -205,16 +275,10 @@ def run(
             **_summaries(samples[variant.name]),
         }
     for label, py, extra in interpreters:
-        gateway, bare = samples[f"gateway{label}"], samples[f"bare{label}"]
-        result["ratios"][f"gateway/bare{label}"] = _ratios(
-            gateway, bare, ("total_s", "wall_s", "import_s")
-        )
-        if before_root is not None:
-            result["ratios"][f"gateway/before{label}"] = _ratios(
-                gateway, samples[f"before{label}"], ("total_s", "wall_s", "import_s")
-            )
+        result["ratios"] |= _paired(samples, label)
         log(f"cold start: -X importtime{label}")
-        env = services.env(PYTHONPATH=_variants(py, label, extra, None)[0].pythonpath())
+        gateway = _variants(py, label, extra, None, traced=False)[0]
+        env = services.env(PYTHONPATH=gateway.pythonpath())
         result.setdefault("importtime", {})[label.strip(" ()") or "venv"] = import_breakdown(
             py, env
         )

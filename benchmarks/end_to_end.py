@@ -1,12 +1,17 @@
-"""Benchmark 6 — the 10,000-message load run through `make local` (issue #5).
+"""Benchmark 6 — the load run through `make local`.
 
-`local_gateway.load.run_load` — the integration tests' load check, at full size — sends
-10,000 distinct messages, a third through each door (SNS, SQS, the local API), with 5 % of
+`local_gateway.load.run_load` — the integration tests' load check — sends `MESSAGES`
+distinct messages, a third through each door (SNS, SQS, the local API), with 5 % of
 provider calls failing transiently, and waits until each is sent or parked: moto's queues
 and topic, the event pump with real SQS batches, the real handler with idempotency, the
 sandbox. It checks the contract (every message sent exactly once or parked with a reason;
-none lost, none duplicated) and times it. One long run, not repeated rounds: its two
-minutes average the machine's noise out, and it is the size the issue asks for.
+none lost, none duplicated) and times it. One long run, not repeated rounds: its minutes
+average the machine's noise out.
+
+Its size: `make load` runs the full size (`FULL_MESSAGES`, what the issue asks for) in
+about twelve minutes on a 2-core machine — more than `make bench`'s whole budget — so
+`make bench` sends `MESSAGES`, with the same failure rate and the same contract check;
+`BENCH_LOAD_MESSAGES` sets another size.
 
 The baseline, measured in the same worker around the load run (half its rounds before,
 half after): signed calls made by hand, one after another, straight to the same sandbox —
@@ -15,6 +20,7 @@ the provider's speed as one plain client sees it.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Final
 
@@ -22,7 +28,8 @@ from benchmarks.services import ACCESS_KEY_ID, ACCESS_KEY_SECRET, ACCOUNT_ID
 from benchmarks.stats import MIN_RUNS, Summary
 from benchmarks.worker import run_worker
 
-MESSAGES: Final = 10_000
+FULL_MESSAGES: Final = 10_000  # `make load`'s size
+MESSAGES: Final = int(os.environ.get("BENCH_LOAD_MESSAGES", "1500"))
 TRIAL_MESSAGES: Final = 1_000  # with --runs below MIN_RUNS
 FAILURE_RATE: Final = 0.05
 BASELINE_MESSAGES: Final = 1_000  # per by-hand round
@@ -31,8 +38,9 @@ LOAD_TIMEOUT_S: Final = 900
 
 def run(runs: int) -> dict[str, Any]:
     """The figures, measured in a worker process of their own."""
-    result = run_worker("end_to_end", runs, None)
+    result = run_worker("end_to_end", runs, None, BENCH_LOAD_MESSAGES=str(MESSAGES))
     result["status"] = "measured"
+    result["full_size_messages"] = FULL_MESSAGES
     return result
 
 

@@ -9,9 +9,7 @@ and measured: 100 bare signed calls on a pool of the same concurrency, alternate
 from __future__ import annotations
 
 import os
-import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
@@ -30,17 +28,14 @@ MESSAGES: Final = 10
 NUMBERS_PER_MESSAGE: Final = 10_000
 NUMBERS_PER_CALL: Final = 1_000
 CALLS: Final = MESSAGES * NUMBERS_PER_MESSAGE // NUMBERS_PER_CALL
-# `--explore`: also try a change outside this benchmark's remit (see _serial_validation).
-EXPLORE_ENV: Final = "BENCH_EXPLORE"
 
 
-def run(services: Services, runs: int, explore: bool = False) -> dict[str, Any]:
+def run(services: Services, runs: int) -> dict[str, Any]:
     """Measure in a worker (it checks every run's 100 calls itself)."""
-    extra = {EXPLORE_ENV: "1"} if explore else {}
     # Protection off: with it on, each of the 100,000 numbers is a handful of conditional
     # counter updates, which the one-process DynamoDB stand-in serves one after another
     # (minutes per run); the batch benchmark reports protection's cost on vs off.
-    extra |= {"TRAFFIC_POLICY_PARAMETER": "", "PROTECTION_TABLE": ""}
+    extra = {"TRAFFIC_POLICY_PARAMETER": "", "PROTECTION_TABLE": ""}
     result = run_worker("fan_out", runs, services, **extra)
     services.sandbox.reset()
     concurrency = result["concurrency"]
@@ -48,31 +43,6 @@ def run(services: Services, runs: int, explore: bool = False) -> dict[str, Any]:
     result["calls"] = CALLS
     result["provider_delay_s"] = PROVIDER_DELAY_S
     return result
-
-
-def _serial_validation(run_once: Callable[[], float]) -> Callable[[], float]:
-    """The same batch with the gateway validating one message at a time (a lock around
-    `parse_message`; sending stays concurrent). An experiment for a suggestion: the product
-    code is untouched, the lock is put in for the run and taken out after."""
-    from sms_gateway import gateway
-
-    name = "parse_message"  # the gateway's own reference, replaced for the run
-
-    def serial() -> float:
-        original = getattr(gateway, name)
-        lock = threading.Lock()
-
-        def locked(*args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return original(*args, **kwargs)
-
-        setattr(gateway, name, locked)
-        try:
-            return run_once()
-        finally:
-            setattr(gateway, name, original)
-
-    return serial
 
 
 def _numbers() -> list[str]:
@@ -147,8 +117,6 @@ def measure(runs: int) -> dict[str, Any]:
         "measured_ideal": checked(ideal),
         "validation_only": validation,
     }
-    if os.environ.get(EXPLORE_ENV):
-        runners["gateway_serial_validation"] = checked(_serial_validation(gateway))
     samples = alternate(runners, runs)
     pool.shutdown()
     return {
@@ -161,15 +129,6 @@ def measure(runs: int) -> dict[str, Any]:
             "validation_only/gateway": Summary.of(
                 paired_ratios(samples["validation_only"], samples["gateway"])
             ).as_json(),
-            **(
-                {
-                    "gateway_serial_validation/gateway": Summary.of(
-                        paired_ratios(samples["gateway_serial_validation"], samples["gateway"])
-                    ).as_json()
-                }
-                if "gateway_serial_validation" in samples
-                else {}
-            ),
         },
         "gateway_samples_s": [round(v, 4) for v in samples["gateway"]],
     }

@@ -7,8 +7,10 @@ import json
 from typing import Any
 
 
-def write(out_path: str, started: float, imported: float, done: float, answer: Any) -> None:
-    """Import time, first-event time, their sum, and the answer."""
+def write(
+    out_path: str, started: float, imported: float, done: float, answer: Any, **more: float
+) -> None:
+    """Import time, first-event time, their sum, the answer, and any `more` figures."""
     with open(out_path, "w") as out:
         json.dump(
             {
@@ -16,6 +18,7 @@ def write(out_path: str, started: float, imported: float, done: float, answer: A
                 "first_event_s": done - imported,
                 "total_s": done - started,
                 "answer": answer,
+                **more,
             },
             out,
         )

@@ -3,6 +3,11 @@ processes, alternated. The whole effect is measured by the cold-start benchmark 
 now against the code before, `--before`); these pairs say which change bought what. Each
 pair is measured in the context of the code as it is now, so they overlap a little and do
 not add up exactly to the whole.
+
+`ROUNDS` rounds, not the run's 15: the changes are in and their figures settled (medians
+and interquartile ranges move little from run to run), and fewer rounds keep `make bench`
+within its time budget. Each figure is still the median of alternated rounds, shown with
+its interquartile range and its number of rounds.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, Final
 from benchmarks.services import Services
 from benchmarks.stats import Summary, alternate, paired_ratios
 
+ROUNDS: Final = 7
 # Each snippet prints the seconds its measured part took; what comes before `T0` is setup.
 _TIMED: Final = (
     "import time\n{setup}\nT0 = time.perf_counter()\n{body}\nprint(time.perf_counter() - T0)\n"
@@ -108,7 +114,8 @@ def _time(snippet: str, env: dict[str, str]) -> float:
 
 
 def run(services: Services, runs: int) -> dict[str, Any]:
-    """Every change: before and after, alternated `runs` times."""
+    """Every change: before and after, alternated `runs` times (`ROUNDS` at most)."""
+    runs = min(runs, ROUNDS)
     env = services.env()
     found: dict[str, Any] = {}
     for change in CHANGES:
