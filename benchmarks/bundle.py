@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Final
 
+from benchmarks.pip_install import pip_install
 from benchmarks.services import FUNCTIONS, REPO, base_env
 
 GOAL_ZIPPED_BYTES: Final = 5_000_000  # "zipped ≤ 5 MB", decimal megabytes
@@ -45,30 +46,19 @@ print("pyc" if spec.python313 else "no-pyc")
 
 def _pip_fallback(out: Path) -> str:
     """The bundling command, reproduced: the same pip flags, boto3/botocore left out."""
-    subprocess.run(  # noqa: S603 (our interpreter, fixed arguments)
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--platform",
-            "manylinux2014_aarch64",
-            "--only-binary=:all:",
-            "--python-version",
-            "3.13",
-            "--implementation",
-            "cp",
-            "--no-compile",
-            "--target",
-            str(out),
-            "-r",
-            str(FUNCTIONS / "requirements.txt"),
-            "-c",
-            str(REPO / "constraints.txt"),
-        ],
-        check=True,
+    pip_install(
+        "--platform",
+        "manylinux2014_aarch64",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.13",
+        "--implementation",
+        "cp",
+        "--no-compile",
+        "--target",
+        str(out),
+        "-r",
+        str(FUNCTIONS / "requirements.txt"),
     )
     subprocess.run(  # noqa: S603 (git-free copy of our own package)
         [sys.executable, "-c", _COPY, str(FUNCTIONS / "sms_gateway"), str(out / "sms_gateway")],

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ from benchmarks import (
     services,
     speedups,
 )
-from benchmarks.services import REPO
+from benchmarks.pip_install import pip_install
 from benchmarks.stats import MIN_RUNS
 from benchmarks.worker import run_worker
 
@@ -211,21 +210,7 @@ def _measure_on_services(
 
 def _pip_install(requirements: Path) -> None:
     _log(f"install: {requirements}")
-    subprocess.run(  # noqa: S603 (this interpreter's pip, a file named on the command line)
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-            str(requirements),
-            "-c",
-            str(REPO / "constraints.txt"),
-        ],
-        check=True,
-    )
+    pip_install("-r", str(requirements))
 
 
 def _print_tables(results: dict[str, Any]) -> None:
