@@ -244,7 +244,10 @@ def _quickly_validated(digits: str) -> str | None:
 
 def _number_as_parse_builds_it(digits: str) -> phonenumbers.PhoneNumber | None:
     """The `PhoneNumber` that `parse("+" + digits)` returns, when building it needs no
-    national prefix stripped; None otherwise."""
+    national prefix stripped; None otherwise (and for digits other than ASCII, which
+    `parse` first maps to ASCII: a receipt's number is the provider's text)."""
+    if not digits.isascii():
+        return None
     for length in (1, 2, 3):
         if digits[:length] in _KNOWN_COUNTRY_CODES:
             country_code, national = digits[:length], digits[length:]

@@ -288,3 +288,10 @@ def test_the_number_built_is_the_one_parse_builds(digits: str) -> None:
     built = phone._number_as_parse_builds_it(digits)
     assert built is not None
     assert built == phonenumbers.parse("+" + digits, None)
+
+
+@settings(max_examples=1000)
+@given(st.text("0123456789\u0660\u0661\u0667\u0669", min_size=3, max_size=16))
+def test_a_region_from_other_digits_is_libphonenumbers_too(digits: str) -> None:
+    """Arabic-Indic digits (a provider's receipt is text from outside) go to `parse`."""
+    assert phone.region_of(f"({digits[:2]}){digits[2:]}") == _slow_region(digits)
