@@ -54,7 +54,7 @@ def measure(runs: int) -> dict[str, Any]:
     from benchmarks.bare import BareSender
     from local_gateway.context import LocalContext
     from sms_gateway.contract import DEFAULT_COUNTRY_CODE
-    from sms_gateway.gateway import MAX_PARALLEL_CALLS
+    from sms_gateway.credentialed_client import MAX_PARALLEL_CALLS
     from sms_gateway.handler import lambda_handler
     from sms_gateway.message_input import parse_message
     from tests.harness import message, sqs_event, sqs_record

@@ -5,6 +5,11 @@ was rotated. A credentials refusal refetches the secret once: if it changed, the
 tried again with the new one (the refused call sent nothing); if not, the error stands —
 retried later and alarmed — unless the message names an account of its own and the
 refusal is about the account: then the message is at fault, and refused for good.
+
+It also bounds the provider calls in flight (`MAX_PARALLEL_CALLS` per container): a
+chunk's thread claims its idempotency record and screens its numbers before it waits for
+one of those slots, so DynamoDB round trips overlap with provider calls instead of holding
+a slot the provider could use.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from sms_gateway.credentials import CredentialsSource
 from sms_gateway.errors import CredentialsError, PermanentError
@@ -21,6 +26,11 @@ from sms_gateway.time_budget import RemainingMs, ensure_time_for_a_call
 from sms_gateway.uspeedo_client import Credentials, UspeedoClient
 
 logger = logging.getLogger(__name__)
+
+# Upstream calls in flight at once per container: a 10-record batch, or a 10,000-number
+# message's ten chunks, take about one round trip. The SQS event source's maximum
+# concurrency bounds the containers, so this bounds what the provider sees.
+MAX_PARALLEL_CALLS: Final = 10
 
 T = TypeVar("T")
 ClientFactory = Callable[[Credentials, str], UspeedoClient]
@@ -34,12 +44,14 @@ class CredentialedClient:
         credentials: CredentialsSource,
         endpoint: str,
         client_factory: ClientFactory = UspeedoClient,
+        max_in_flight: int = MAX_PARALLEL_CALLS,
     ) -> None:
         self._credentials = credentials
         self._endpoint = endpoint
         self._client_factory = client_factory
         self._client: UspeedoClient | None = None
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_in_flight)
 
     def call(
         self,
@@ -55,9 +67,8 @@ class CredentialedClient:
         cut by the Lambda timeout. (Found by tests/reliability: slow-secret.)
         """
         client = self._current()
-        ensure_time_for_a_call(remaining_ms)
         try:
-            return call(client)
+            return self._in_a_slot(call, client, remaining_ms)
         except CredentialsError as exc:
             fresh = self._credentials.get(refresh=True)
             if fresh == client.credentials:
@@ -66,8 +77,19 @@ class CredentialedClient:
                     raise refusal from exc
                 raise
             logger.warning("provider refused the credentials; retrying with the rotated secret")
+            return self._in_a_slot(call, self._current(fresh), remaining_ms)
+
+    def _in_a_slot(
+        self,
+        call: Callable[[UspeedoClient], T],
+        client: UspeedoClient,
+        remaining_ms: RemainingMs | None,
+    ) -> T:
+        """Run `call` holding one of the provider slots; the time left is checked once the
+        slot is ours, since waiting for one can take a round trip or more."""
+        with self._slots:
             ensure_time_for_a_call(remaining_ms)
-            return call(self._current(fresh))
+            return call(client)
 
     def _current(self, fresh: Credentials | None = None) -> UspeedoClient:
         with self._lock:

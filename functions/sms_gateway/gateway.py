@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from sms_gateway.credentialed_client import MAX_PARALLEL_CALLS
 from sms_gateway.credentials import CredentialsSource
 from sms_gateway.dead_letter import DeadLetterQueue, reason_text
 from sms_gateway.deliveries import Delivery
@@ -39,14 +40,19 @@ if TYPE_CHECKING:
 
     from sms_gateway.receipt_door import ReceiptDoor
 
-# Upstream calls in flight at once per container: a 10-record batch, or a 10,000-number
-# message's ten chunks, take about one round trip. The SQS event source's maximum
-# concurrency bounds the containers, so this bounds what the provider sees.
-MAX_PARALLEL_CALLS: Final = 10
+# Chunks worked on at once per container. Twice the provider slots
+# (`credentialed_client.MAX_PARALLEL_CALLS`): while ten chunks wait on the provider, ten
+# more claim their idempotency records and screen their numbers, ready for the next slot.
+CHUNK_WORKERS: Final = 2 * MAX_PARALLEL_CALLS
 
 # DynamoDB calls in flight at once for the protection checks (counters of one chunk); a
 # pool of their own, since they run inside the chunk pool's threads.
 PROTECTION_CALLS: Final = 16
+
+# DynamoDB calls that can be in flight at once: every chunk worker's claim or completion,
+# and the protection pool's counters. botocore keeps 10 connections by default; a call
+# beyond them opens a connection of its own and throws it away after.
+DYNAMODB_CONNECTIONS: Final = CHUNK_WORKERS + PROTECTION_CALLS
 
 PARKED: Final = "parked"
 SENT: Final = "sent"
@@ -131,7 +137,7 @@ class Gateway:
         )
         # One provider for both secrets: one boto3 client, one cache.
         secrets = secrets or SecretsProvider(boto3_client=clients.secretsmanager)
-        pool = ThreadPoolExecutor(MAX_PARALLEL_CALLS, thread_name_prefix="uspeedo")
+        pool = ThreadPoolExecutor(CHUNK_WORKERS, thread_name_prefix="chunk")
         gateway_key = GatewayKeySource(settings.gateway_key_secret_id, secrets)
         optouts = (
             OptOutStore(settings.protection_table, clients.dynamodb)
@@ -240,11 +246,14 @@ def gateway_from_env(environ: Mapping[str, str] | None = None) -> Gateway:
     the receipt checks') is made when first needed, EventBridge's by the first event.
     """
     import boto3  # here: tests and local runs bring their own clients
+    from botocore.config import Config
 
     settings = Settings.from_env(environ)
     session = boto3.session.Session()
     clients = AwsClients(
-        dynamodb=session.client("dynamodb"),
+        dynamodb=session.client(
+            "dynamodb", config=Config(max_pool_connections=DYNAMODB_CONNECTIONS)
+        ),
         secretsmanager=session.client("secretsmanager"),
         sqs=lambda: session.client("sqs"),
         ssm=session.client("ssm") if settings.traffic_policy_parameter else None,

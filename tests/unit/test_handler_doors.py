@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 from local_gateway.context import LocalContext
+from sms_gateway.credentialed_client import MAX_PARALLEL_CALLS
 from sms_gateway.gateway import Gateway
 from sms_gateway.handler import lambda_handler
 from tests.harness import (
     api_event,
     load_event,
+    message,
     sns_envelope,
     sqs_event,
     sqs_record,
@@ -120,6 +122,21 @@ def test_a_ten_record_batch_is_sent_concurrently(
     assert answer == {"batchItemFailures": []}
     assert len(sandbox.accepted) == 10
     assert sandbox.max_in_flight >= 5
+
+
+def test_the_provider_never_sees_more_than_ten_calls_in_flight(
+    gateway: Gateway, sandbox: Sandbox, context: LocalContext
+) -> None:
+    # Two messages of ten chunks each: twenty chunks, worked on by more threads than there
+    # are provider slots (the others claim their records meanwhile). The sandbox counts.
+    sandbox.set_fault(Fault(kind="slow", delay=0.2))
+    records = [sqs_record(message(*(f"+86138{m}{i:07d}" for i in range(10_000)))) for m in range(2)]
+
+    answer = lambda_handler(sqs_event(*records), context)
+
+    assert answer == {"batchItemFailures": []}
+    assert len(sandbox.accepted) == 20
+    assert sandbox.max_in_flight == MAX_PARALLEL_CALLS
 
 
 def test_sns_envelope_with_idempotency_attribute(
