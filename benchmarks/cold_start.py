@@ -9,7 +9,9 @@ speed-ups runs alongside (`before.py`). All variants alternate within each round
 Tracing on, as the stack deploys it (`gateway_traced`), runs under the Lambda's Python
 only (3.13 when the machine has one): the X-Ray SDK patches every supported library it
 finds installed, and the venv holds some the bundle does not (requests), which would
-load and be patched there but never in Lambda.
+load and be patched there but never in Lambda. The core alone, protection and delivery
+events off (`gateway_core`), runs there too: what those features add to the cold start
+Lambda pays is the as-deployed figure over it.
 """
 
 from __future__ import annotations
@@ -56,6 +58,16 @@ TRACED_ENV: Final = {
 }
 
 
+# The core alone: protection and delivery events off (idempotency and the gateway key
+# stay: every message needs them). What the as-deployed cold start adds to it is theirs.
+CORE_ENV: Final = {
+    "TRAFFIC_POLICY_PARAMETER": "",
+    "PROTECTION_TABLE": "",
+    "RECEIPTS_QUEUE_URL": "",
+    "EVENT_BUS_NAME": "",
+}
+
+
 @dataclass(frozen=True)
 class Variant:
     """One way to run a probe: which script, which interpreter, which code root."""
@@ -66,6 +78,7 @@ class Variant:
     code_root: Path
     extra_path: tuple[Path, ...] = ()
     traced: bool = False
+    core: bool = False  # protection and delivery events off (`CORE_ENV`)
 
     def pythonpath(self) -> str:
         return ":".join(str(p) for p in (self.code_root, *self.extra_path, REPO))
@@ -136,6 +149,8 @@ class Probe:
         if variant.traced:
             del env["POWERTOOLS_TRACE_DISABLED"]
             env |= TRACED_ENV | {"_X_AMZN_TRACE_ID": trace_header()}
+        if variant.core:
+            env |= CORE_ENV
         return env
 
 
@@ -161,6 +176,8 @@ _PAIRS: Final = (
     ("gateway", "before"),
     ("gateway_traced", "bare"),
     ("gateway_traced", "gateway"),
+    ("gateway_core", "bare"),
+    ("gateway", "gateway_core"),
 )
 
 
@@ -231,6 +248,7 @@ def _variants(
     found = [gateway, Variant(f"bare{label}", python, HERE / "probe_bare.py", FUNCTIONS, extra)]
     if traced:
         found.append(dataclasses.replace(gateway, name=f"gateway_traced{label}", traced=True))
+        found.append(dataclasses.replace(gateway, name=f"gateway_core{label}", core=True))
     if before_root is not None:
         found.append(
             Variant(f"before{label}", python, HERE / "probe_gateway.py", before_root, extra)

@@ -133,6 +133,23 @@ ROWS: Final[Mapping[str, tuple[RowSpec, ...]]] = {
             "1", "  tracing on ÷ off (Python $python)", "$total", "off: $off_total", "$ratio_off"
         ),
     ),
+    "cold_start_core": (
+        RowSpec(
+            "1",
+            "cold start, protection and delivery events off (Python $python)",
+            "$total",
+            "by hand: $bare_total",
+            "$ratio_total",
+            "reported",
+        ),
+        RowSpec(
+            "1",
+            "  as deployed ÷ protection and events off (Python $python)",
+            "$deployed_total",
+            "off: $total",
+            "$ratio_deployed",
+        ),
+    ),
     "batch_latency": (
         RowSpec(
             "2",
@@ -312,6 +329,7 @@ GOAL_KINDS: Final = frozenset(
         "cold_start",
         "cold_start_traced",
         "cold_start_import",
+        "cold_start_core",
         "batch_latency",
         "client_overhead",
         "bundle",
@@ -476,6 +494,30 @@ def _traced_figures(cold: Mapping[str, Any], label: str) -> Figures:
     }
 
 
+def _core_figures(cold: Mapping[str, Any], label: str) -> Figures:
+    """The core alone (protection and delivery events off), against the by-hand job, and
+    what the as-deployed cold start adds to it."""
+    variants, ratios = cold["variants"], cold["ratios"]
+    core, deployed = variants[f"gateway_core{label}"], variants[f"gateway{label}"]
+    to_bare, deployed_to_core = (
+        ratios[f"gateway_core/bare{label}"],
+        ratios[f"gateway/gateway_core{label}"],
+    )
+    return {
+        "python": core["python"],
+        "total": _ms(core["total_s"]["median"]),
+        "first": _ms(core["first_event_s"]["median"]),
+        "bare_total": _ms(variants[f"bare{label}"]["total_s"]["median"]),
+        "deployed_total": _ms(deployed["total_s"]["median"]),
+        "deployed_first": _ms(deployed["first_event_s"]["median"]),
+        "ratio_total": _x(to_bare["total_s"]),
+        "ratio_deployed": _x(deployed_to_core["total_s"]),
+        "ratio": f"{to_bare['total_s']['median']:.2f}",
+        "vs_core": f"{deployed_to_core['total_s']['median']:.2f}",
+        "met": _at_most(to_bare["total_s"]["median"], GOAL_COLD_START),
+    }
+
+
 def _share(cold: Mapping[str, Any], key: str, names: tuple[str, ...]) -> tuple[float, float]:
     breakdown = cold["importtime"][key]
     picked = [row for row in breakdown["top"] if row["package"] in names]
@@ -503,6 +545,9 @@ def _cold_start_kinds(cold: Mapping[str, Any]) -> list[tuple[str, Figures]]:
     found += [
         ("cold_start_traced", _traced_figures(cold, label))
         for label in _labels(cold, "gateway_traced")
+    ]
+    found += [
+        ("cold_start_core", _core_figures(cold, label)) for label in _labels(cold, "gateway_core")
     ]
     return found
 
@@ -836,10 +881,13 @@ def _cold_start_section(cold: Mapping[str, Any] | None) -> list[str]:
         (name, v["python"], *(_ms(v[k]["median"]) for k in _COLD_START_COLUMNS))
         for name, v in cold["variants"].items()
     ]
-    traced = [figures for kind, figures in _cold_start_kinds(cold) if kind == "cold_start_traced"]
+    kinds = _cold_start_kinds(cold)
+    traced = [figures for kind, figures in kinds if kind == "cold_start_traced"]
+    core = [figures for kind, figures in kinds if kind == "cold_start_core"]
     return [
         fill("cold_start", rows=_md_rows(variants)),
         *(fill("cold_start_traced", figures) for figures in traced),
+        *(fill("cold_start_core", figures) for figures in core),
         *(fill("cold_start_note", note=note) for note in cold.get("notes", [])),
         *(
             fill(
