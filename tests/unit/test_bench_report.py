@@ -300,13 +300,21 @@ def test_without_a_full_size_record_the_report_says_how_to_make_one(
     ) in text
 
 
+def _rows_about(words: str, results: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The table's rows whose benchmark names `words`: benchmark, figures, ratio, goal."""
+    return [
+        (row.benchmark, row.subject, row.baseline, row.ratio, row.goal)
+        for row in report.rows(results)
+        if words in row.benchmark
+    ]
+
+
 def test_tracing_on_is_reported_against_the_by_hand_job_and_against_tracing_off(
     results: dict[str, Any],
 ) -> None:
-    rows = [row for row in report.rows(results) if "tracing on" in row.benchmark]
     text = render(results)
 
-    assert [(r.benchmark, r.subject, r.baseline, r.ratio, r.goal) for r in rows] == [
+    assert _rows_about("tracing on", results) == [
         (
             "cold start, tracing on as deployed (Python 3.13.0)",
             "1106 ms",
@@ -347,10 +355,9 @@ def test_the_core_alone_is_reported_against_the_by_hand_job_and_as_deployed(
     cold["ratios"]["gateway_core/bare (3.13)"] = {"total_s": _summary(1.5)}
     cold["ratios"]["gateway/gateway_core (3.13)"] = {"total_s": _summary(1.4)}
 
-    rows = [row for row in report.rows(results) if "events off" in row.benchmark]
     text = render(results)
 
-    assert [(r.benchmark, r.subject, r.baseline, r.ratio, r.goal) for r in rows] == [
+    assert _rows_about("events off", results) == [
         (
             "cold start, protection and delivery events off (Python 3.13.0)",
             "300 ms",
