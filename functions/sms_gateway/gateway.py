@@ -7,6 +7,7 @@ tests' (moto) alike.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -250,16 +251,34 @@ def gateway_from_env(environ: Mapping[str, str] | None = None) -> Gateway:
 
     settings = Settings.from_env(environ)
     session = boto3.session.Session()
+    later = made_one_at_a_time(session)
     clients = AwsClients(
         dynamodb=session.client(
             "dynamodb", config=Config(max_pool_connections=DYNAMODB_CONNECTIONS)
         ),
         secretsmanager=session.client("secretsmanager"),
-        sqs=lambda: session.client("sqs"),
+        sqs=later("sqs"),
         ssm=session.client("ssm") if settings.traffic_policy_parameter else None,
-        events=(lambda: session.client("events")) if settings.event_bus_name else None,
+        events=later("events") if settings.event_bus_name else None,
     )
     return Gateway.from_settings(settings, clients)
+
+
+def made_one_at_a_time(session: Any) -> Callable[[str], Callable[[], Any]]:
+    """Factories of `session`'s clients, made on first use from worker threads. A boto3
+    session must not make two clients at once, and `once` only keeps one factory from
+    running twice: the SQS and EventBridge clients of one batch of receipt checks can be
+    asked for together, so every factory of the session takes one lock."""
+    lock = threading.Lock()
+
+    def factory(service: str) -> Callable[[], Any]:
+        def make() -> Any:
+            with lock:
+                return session.client(service)
+
+        return make
+
+    return factory
 
 
 def _ledger(settings: Settings, clients: AwsClients) -> ChunkLedger:

@@ -2,8 +2,9 @@
 
 A boto3 client costs a cold start tens of milliseconds and the receipts door its modules;
 made when first needed, a container that never needs one pays nothing. The first use can
-come from several worker threads at once (records and chunks run in pools), and a boto3
-session must not make clients concurrently, hence the lock.
+come from several worker threads at once (records and chunks run in pools), hence the
+lock: one object, made once. Two different objects can still be made at once; a boto3
+session's factories take a lock of their own (`gateway.made_one_at_a_time`).
 """
 
 from __future__ import annotations
