@@ -129,7 +129,9 @@ def test_the_provider_never_sees_more_than_ten_calls_in_flight(
 ) -> None:
     # Two messages of ten chunks each: twenty chunks, worked on by more threads than there
     # are provider slots (the others claim their records meanwhile). The sandbox counts.
-    sandbox.set_fault(Fault(kind="slow", delay=0.2))
+    # Each call takes long enough (0.8 s) that all twenty would overlap without the slots,
+    # however slowly a loaded machine checks the numbers and claims the records.
+    sandbox.set_fault(Fault(kind="slow", delay=0.8))
     records = [sqs_record(message(*(f"+86138{m}{i:07d}" for i in range(10_000)))) for m in range(2)]
 
     answer = lambda_handler(sqs_event(*records), context)
