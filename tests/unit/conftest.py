@@ -144,9 +144,21 @@ def assert_nothing_personal_in(text: str, sandbox: Sandbox) -> None:
         for target in targets:
             sensitive |= {str(n).split(")")[-1] for n in target.get("PhoneNumbers", [])}
             sensitive |= {str(p) for p in target.get("TemplateParams", []) if len(str(p)) >= 4}
-    # Digits count only as a whole run: "123456" inside an account id is not a leak.
-    leaked = sorted(v for v in sensitive if re.search(rf"(?<!\d){re.escape(v)}(?!\d)", text))
+    leaked = values_in(text, sensitive)
     assert not leaked, f"{len(leaked)} personal or secret values reached the logs"
+
+
+# A random identifier (a request id, a message id, a SessionNo) is not a leak however its
+# hex digits fall: a 6-digit code turns up inside one of a thousand log lines' ids often
+# enough to fail a run now and then. Masked whole, so nothing else is excused.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+
+
+def values_in(text: str, sensitive: set[str]) -> list[str]:
+    """Which of `sensitive` occur in `text`, outside random identifiers."""
+    text = _UUID.sub("<uuid>", text)
+    # Digits count only as a whole run: "123456" inside an account id is not a leak.
+    return sorted(v for v in sensitive if re.search(rf"(?<!\d){re.escape(v)}(?!\d)", text))
 
 
 @pytest.fixture
