@@ -148,15 +148,19 @@ def assert_nothing_personal_in(text: str, sandbox: Sandbox) -> None:
     assert not leaked, f"{len(leaked)} personal or secret values reached the logs"
 
 
-# A random identifier (a request id, a message id, a SessionNo) is not a leak however its
-# hex digits fall: a 6-digit code turns up inside one of a thousand log lines' ids often
-# enough to fail a run now and then. Masked whole, so nothing else is excused.
-_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+# A random identifier or a digest (a request id, a message id, a SessionNo, an idempotency
+# key's MD5) is not a leak however its hex digits fall: a 6-digit code turns up inside one
+# of a thousand log lines' ids often enough to fail a run now and then. Such a token (16+
+# hex characters or hyphens, at least one of them a letter a-f) is masked whole; a run of
+# digits alone, however long, is still searched. The port of a loopback server is masked
+# too (urllib3 logs it on every connection): it is random, and five digits long.
+_HEX_ID = re.compile(r"(?<![0-9A-Za-z])(?=[0-9a-fA-F-]*[a-fA-F])[0-9a-fA-F-]{16,}(?![0-9A-Za-z])")
+_LOOPBACK_PORT = re.compile(r"(?<=127\.0\.0\.1:)\d+")
 
 
 def values_in(text: str, sensitive: set[str]) -> list[str]:
-    """Which of `sensitive` occur in `text`, outside random identifiers."""
-    text = _UUID.sub("<uuid>", text)
+    """Which of `sensitive` occur in `text`, outside random identifiers and digests."""
+    text = _LOOPBACK_PORT.sub("<port>", _HEX_ID.sub("<id>", text))
     # Digits count only as a whole run: "123456" inside an account id is not a leak.
     return sorted(v for v in sensitive if re.search(rf"(?<!\d){re.escape(v)}(?!\d)", text))
 
