@@ -205,7 +205,11 @@ def _matrix(part: Mapping[str, Any]) -> str:
         "*provider calls*: requests the USpeedo sandbox received; *invocations*: handler "
         "invocations; *retries*: redeliveries by the queue, Lambda's retries, callers' "
         "retries; *replays*: chunks answered from their idempotency record instead of "
-        "calling the provider (a replayed unknown outcome is reported again, never re-sent).",
+        "calling the provider (a replayed unknown outcome is reported again, never re-sent). "
+        "One figure can differ by a call or two between runs: the stale key's provider "
+        "calls. Chunks in flight together each make their call before the first refusal "
+        "has the gateway read the rotated secret, so how many go out with the stale key "
+        "depends on the threads' timing.",
         "",
         "<details><summary>Every cell: fault × door</summary>",
         "",
