@@ -150,11 +150,17 @@ def assert_nothing_personal_in(text: str, sandbox: Sandbox) -> None:
 
 # A random identifier or a digest (a request id, a message id, a SessionNo, an idempotency
 # key's MD5) is not a leak however its hex digits fall: a 6-digit code turns up inside one
-# of a thousand log lines' ids often enough to fail a run now and then. Such a token (16+
-# hex characters or hyphens, at least one of them a letter a-f) is masked whole; a run of
-# digits alone, however long, is still searched. The port of a loopback server is masked
-# too (urllib3 logs it on every connection): it is random, and five digits long.
-_HEX_ID = re.compile(r"(?<![0-9A-Za-z])(?=[0-9a-fA-F-]*[a-fA-F])[0-9a-fA-F-]{16,}(?![0-9A-Za-z])")
+# of a thousand log lines' ids often enough to fail a run now and then. Such a token — a
+# UUID, or 16+ hex characters in a row — is masked whole when it holds a letter a-f; a run
+# of digits alone, however long or hyphenated, is still searched. The port of a loopback
+# server is masked too (urllib3 logs it on every connection): it is random, five digits.
+_HEX_ID = re.compile(
+    r"""(?<![0-9a-z])
+    (?: (?=[0-9a-f-]{0,35}[a-f]) [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
+      | (?=[0-9a-f]*[a-f]) [0-9a-f]{16,} )
+    (?![0-9a-z])""",
+    re.IGNORECASE | re.VERBOSE,
+)
 _LOOPBACK_PORT = re.compile(r"(?<=127\.0\.0\.1:)\d+")
 
 

@@ -40,6 +40,8 @@ def test_a_number_in_a_hyphenated_run_of_digits_is_still_a_leak() -> None:
 
     assert values_in("to +86-13800138000-0000-0000", {number}) == [number]
     assert values_in("chunk#13800138000", {number}) == [number]
+    assert values_in("face-13800138000", {number}) == [number]
+    assert values_in("13800138000-abcdefabcdef0000", {number}) == [number]
 
 
 def test_the_port_of_a_loopback_server_is_not_a_leak() -> None:
